@@ -1,0 +1,1 @@
+"""Sajag application: settings, Redis, case store, CLI and web wiring."""

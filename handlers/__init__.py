@@ -1,0 +1,1 @@
+"""Transport adapters: Twilio webhook, Telegram routers, responder actions."""

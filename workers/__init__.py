@@ -1,0 +1,1 @@
+"""RQ jobs: routing, alerts, escalation, retention."""
