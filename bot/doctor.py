@@ -57,8 +57,7 @@ def _redis(settings: Settings) -> list[Check]:
     try:
         client.ping()
         check_eviction_policy(client)
-        aof = client.config_get("appendonly").get(b"appendonly", client.config_get("appendonly").get("appendonly"))
-        durable = aof in (b"yes", "yes")
+        durable = client.config_get("appendonly").get("appendonly") == "yes"
         out.append(Check("redis", True, f"answers at {url.split('@')[-1]}, noeviction"))
         out.append(
             Check(

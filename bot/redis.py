@@ -95,11 +95,10 @@ class EmbeddedRedis:
         conf = self.data_dir / "redis.conf"
         conf.write_text("\n".join(self.config_lines()) + "\n", encoding="utf-8")
         binary = self.binary or find_server_binary()
-        self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
-            [str(binary), str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with (self.data_dir / "redis.stderr").open("wb") as stderr:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
+                [str(binary), str(conf)], stdout=subprocess.DEVNULL, stderr=stderr
+            )
         self._wait_until_ready(timeout)
         log.info("embedded Redis (%s) listening on 127.0.0.1:%d", binary.name, self.port)
         return self
@@ -110,7 +109,7 @@ class EmbeddedRedis:
         try:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
-                    err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                    err = (self.data_dir / "redis.stderr").read_text(errors="replace")[-800:]
                     logfile = self.data_dir / "redis.log"
                     tail = logfile.read_text(errors="replace")[-800:] if logfile.exists() else ""
                     raise RedisSetupError(
