@@ -61,7 +61,10 @@ def run() -> None:
     try:
         if settings.redis_url is None:
             embedded = EmbeddedRedis(
-                settings.data_dir / "redis", persistent=True, appendfsync=settings.redis_appendfsync
+                settings.data_dir / "redis",
+                persistent=True,
+                appendfsync=settings.redis_appendfsync,
+                own_session=True,
             )
             try:
                 embedded.start()

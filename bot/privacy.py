@@ -85,7 +85,7 @@ class Privacy:
 
 
 # Phone numbers (E.164 or local with separators), whatsapp: addresses and long numeric ids.
-_PHONE = regex.compile(r"(?:whatsapp:)?\+?\d[\d \-().]{6,}\d")
+_PHONE = regex.compile(r"(?:whatsapp:)?\+?\d[\d \-()]{6,}\d")
 _LONG_ID = regex.compile(r"(?<![\w-])-?\d{7,}(?![\w-])")
 
 

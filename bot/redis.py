@@ -63,6 +63,9 @@ class EmbeddedRedis:
     appendfsync: str = "always"
     maxmemory: str | None = None
     binary: Path | None = None
+    # In its own session, Ctrl-C in a terminal reaches web and worker but not Redis, which
+    # the supervisor stops last, after they have finished their jobs.
+    own_session: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -78,6 +81,7 @@ class EmbeddedRedis:
             "daemonize no",
             "maxmemory-policy noeviction",
             f"logfile {(self.data_dir / 'redis.log').resolve()}",
+            f"pidfile {self.pidfile.resolve()}",
             'save ""',
         ]
         if self.persistent:
@@ -88,8 +92,30 @@ class EmbeddedRedis:
             lines.append(f"maxmemory {self.maxmemory}")
         return lines
 
+    @property
+    def pidfile(self) -> Path:
+        return self.data_dir / "redis.pid"
+
+    def stop_stale(self, timeout: float = 10.0) -> bool:
+        """Stop a server a killed ``sajag run`` left behind on this data dir (AOF keeps its data)."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return False
+        if not _alive(pid) or not _is_redis(pid):
+            return False
+        log.warning("stopping the Redis (pid %d) a previous run left on %s", pid, self.data_dir)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        return True
+
     def start(self, timeout: float = 10.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.stop_stale()
         if self.port == 0:
             self.port = free_port()
         conf = self.data_dir / "redis.conf"
@@ -97,7 +123,10 @@ class EmbeddedRedis:
         binary = self.binary or find_server_binary()
         with (self.data_dir / "redis.stderr").open("wb") as stderr:
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
-                [str(binary), str(conf)], stdout=subprocess.DEVNULL, stderr=stderr
+                [str(binary), str(conf)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=self.own_session,
             )
         self._wait_until_ready(timeout)
         log.info("embedded Redis (%s) listening on 127.0.0.1:%d", binary.name, self.port)
@@ -169,9 +198,24 @@ def check_eviction_policy(client: redis.Redis) -> None:
         )
 
 
-def process_group_alive(pid: int) -> bool:
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except OSError:
+    except ProcessLookupError:
         return False
-    return True
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); it is gone for our purposes.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _is_redis(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the pidfile in our own data dir
+    return b"redis-server" in cmdline or b"valkey-server" in cmdline
