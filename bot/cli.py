@@ -23,6 +23,8 @@ from bot.settings import Settings
 
 log = logging.getLogger("sajag")
 
+MAINTENANCE_INTERVAL = 15
+
 
 def load_settings() -> Settings:
     try:
@@ -176,11 +178,39 @@ def worker(burst: bool, name: str | None) -> None:
 
     if not burst:
         threading.Thread(target=tick, name="sajag-periodic", daemon=True).start()
-    rq_worker = Worker([queue], connection=runtime.redis, serializer=JSONSerializer, name=name)
     try:
-        rq_worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)
+        while True:
+            rq_worker = Worker(
+                [queue],
+                connection=runtime.redis,
+                serializer=JSONSerializer,
+                name=name,
+                # RQ restarts a dead scheduler and requeues abandoned jobs only during
+                # maintenance (default every 600 s); a helpline cannot wait that long.
+                maintenance_interval=MAINTENANCE_INTERVAL,
+                # Maintenance only runs between blocking pops of worker_ttl - 15 s.
+                worker_ttl=MAINTENANCE_INTERVAL + 15,
+            )
+            try:
+                rq_worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)
+                return
+            except redis.ConnectionError as exc:
+                # RQ gives up when Redis goes away; a helpline worker waits for it to return.
+                log.warning("lost Redis (%s); reconnecting", exc.__class__.__name__)
+                _wait_for_redis(runtime.redis)
     finally:
         stop_ticker.set()
+
+
+def _wait_for_redis(client: redis.Redis, max_delay: float = 5.0) -> None:
+    delay = 0.2
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(delay)
+            delay = min(max_delay, delay * 2)
 
 
 # ------------------------------------------------------------------ triage
