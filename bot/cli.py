@@ -34,7 +34,7 @@ def load_settings() -> Settings:
 
 
 def _runtime(settings: Settings) -> Any:
-    from bot.runtime import build_runtime  # noqa: PLC0415
+    from bot.runtime import build_runtime
 
     try:
         return build_runtime(settings)
@@ -51,9 +51,9 @@ def main() -> None:
 # ------------------------------------------------------------------ run / web / worker
 @main.command()
 def run() -> None:
-    """Run everything on one machine: Redis (embedded unless SAJAG_REDIS_URL is set), web, worker."""
-    from bot.outbound import channel_modes  # noqa: PLC0415
-    from bot.runtime import clear_run_state, load_secret, write_run_state  # noqa: PLC0415
+    """Run everything on one machine: Redis (embedded unless SAJAG_REDIS_URL), web, worker."""
+    from bot.outbound import channel_modes
+    from bot.runtime import clear_run_state, load_secret, write_run_state
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -88,7 +88,9 @@ def run() -> None:
         )
         for channel, mode in modes.items():
             if mode == "sandbox":
-                click.echo(f"  {channel} is sandboxed: outbound messages go to the outbox ('sajag outbox')")
+                click.echo(
+                    f"  {channel} is sandboxed: outbound messages go to the outbox ('sajag outbox')"
+                )
         _supervise(env)
     finally:
         if embedded is not None:
@@ -136,9 +138,9 @@ def _supervise(env: dict[str, str]) -> None:
 @main.command()
 def web() -> None:
     """Run the web server only (webhooks, /healthz, /metrics; Telegram polling if configured)."""
-    from aiohttp import web as aioweb  # noqa: PLC0415
+    from aiohttp import web as aioweb
 
-    from bot.app import create_app  # noqa: PLC0415
+    from bot.app import create_app
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -158,10 +160,10 @@ def web() -> None:
 @click.option("--name", default=None, help="Worker name (default: host and pid).")
 def worker(burst: bool, name: str | None) -> None:
     """Run an RQ worker with the scheduler (start several, on several machines, to scale out)."""
-    from rq import Worker  # noqa: PLC0415
-    from rq.serializers import JSONSerializer  # noqa: PLC0415
+    from rq import Worker
+    from rq.serializers import JSONSerializer
 
-    from bot.jobs import get_queue, offer_periodic  # noqa: PLC0415
+    from bot.jobs import get_queue, offer_periodic
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -215,16 +217,22 @@ def _wait_for_redis(client: redis.Redis, max_delay: float = 5.0) -> None:
 
 # ------------------------------------------------------------------ triage
 @main.command()
-@click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Score the rules against a labelled JSON-lines file and print the metrics.")
+@click.option(
+    "--eval",
+    "eval_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Score the rules against a labelled JSON-lines file and print the metrics.",
+)
 @click.option("--json", "as_json", is_flag=True, help="With --eval: print the metrics as JSON.")
-@click.argument("input_file", required=False, type=click.File("r", encoding="utf-8", errors="replace"))
+@click.argument(
+    "input_file", required=False, type=click.File("r", encoding="utf-8", errors="replace")
+)
 def triage(eval_file: Path | None, as_json: bool, input_file: Any) -> None:
     """Triage JSON lines ({"id","text"[,"lang"]}) from stdin or INPUT_FILE to stdout."""
-    from triage.jsonl import assess_record  # noqa: PLC0415
+    from triage.jsonl import assess_record
 
     if eval_file is not None:
-        from triage.evaluate import evaluate, format_table, report_to_json  # noqa: PLC0415
+        from triage.evaluate import evaluate, format_table, report_to_json
 
         records = []
         for number, line in enumerate(eval_file.read_text(encoding="utf-8").splitlines(), 1):
@@ -235,7 +243,9 @@ def triage(eval_file: Path | None, as_json: bool, input_file: Any) -> None:
             except json.JSONDecodeError as exc:
                 raise click.ClickException(f"{eval_file}:{number}: not JSON ({exc.msg})") from exc
         report = evaluate(records)
-        click.echo(json.dumps(report_to_json(report), indent=2) if as_json else format_table(report))
+        click.echo(
+            json.dumps(report_to_json(report), indent=2) if as_json else format_table(report)
+        )
         return
     stream = input_file or click.get_text_stream("stdin", encoding="utf-8", errors="replace")
     out = click.get_text_stream("stdout", encoding="utf-8")
@@ -266,10 +276,13 @@ def cases_list(as_json: bool, open_only: bool, limit: int) -> None:
     if not rows:
         click.echo("No cases yet.")
         return
-    click.echo(f"{'REF':8} {'URGENCY':9} {'STATUS':16} {'CHANNEL':9} {'LANG':8} {'CREATED':20} CATEGORIES")
+    click.echo(
+        f"{'REF':8} {'URGENCY':9} {'STATUS':16} {'CHANNEL':9} {'LANG':8} {'CREATED':20} CATEGORIES"
+    )
     for c in rows:
         click.echo(
-            f"{c.ref:8} {c.urgency:9} {c.status.value:16} {c.channel.value:9} {c.language or '-':8} "
+            f"{c.ref:8} {c.urgency:9} {c.status.value:16} {c.channel.value:9} "
+            f"{c.language or '-':8} "
             f"{c.created_at.strftime('%Y-%m-%d %H:%M:%S'):20} {', '.join(c.categories) or '-'}"
         )
 
@@ -293,7 +306,7 @@ def _case_row(case: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True)
 def cases_show(ref: str, as_json: bool) -> None:
     """Show one case: triage, messages, assignments and audit trail."""
-    from bot.models import parse_ref  # noqa: PLC0415
+    from bot.models import parse_ref
 
     canonical = parse_ref(ref)
     if canonical is None:
@@ -307,7 +320,10 @@ def cases_show(ref: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     click.echo(f"Case {data['ref']}  {data['urgency']} (score {data['score']})  {data['status']}")
-    click.echo(f"  channel {data['channel']}, language {data['language'] or '-'}, created {data['created_at']}")
+    click.echo(
+        f"  channel {data['channel']}, language {data['language'] or '-'}, "
+        f"created {data['created_at']}"
+    )
     click.echo(f"  categories: {', '.join(data['categories']) or '-'}")
     click.echo(f"  assignee: {data['assignee'] or '-'}")
     click.echo("  signals:")
@@ -322,7 +338,9 @@ def cases_show(ref: str, as_json: bool) -> None:
         click.echo(f"    {m['received_at']}: {text}{media}")
     click.echo("  assignments:")
     for a in data["assignments"]:
-        click.echo(f"    {a['at']}: {a['responder']} step {a['step']} ({a['outcome']}) {a['reason']}")
+        click.echo(
+            f"    {a['at']}: {a['responder']} step {a['step']} ({a['outcome']}) {a['reason']}"
+        )
     click.echo("  audit:")
     for e in data["audit"]:
         click.echo(f"    {e['at']} {e['actor']}: {e['action']} {e['detail']}")
@@ -333,7 +351,7 @@ def cases_show(ref: str, as_json: bool) -> None:
 @click.option("--limit", default=50, show_default=True)
 def outbox(as_json: bool, limit: int) -> None:
     """Messages sandboxed channels would have sent (newest last)."""
-    from bot.outbound import read_outbox  # noqa: PLC0415
+    from bot.outbound import read_outbox
 
     runtime = _runtime(load_settings())
     entries = read_outbox(runtime.redis, limit)
@@ -353,7 +371,7 @@ def outbox(as_json: bool, limit: int) -> None:
 @main.command()
 def doctor() -> None:
     """Check Redis, settings, catalogs and workers; exit 0 only when all is green."""
-    from bot.doctor import run_checks  # noqa: PLC0415
+    from bot.doctor import run_checks
 
     settings = load_settings()
     results = run_checks(settings)
@@ -368,8 +386,8 @@ def doctor() -> None:
 
 
 def _register_extensions() -> None:
-    from bot.cli_responders import oncall, responders  # noqa: PLC0415
-    from bot.cli_sandbox import sandbox  # noqa: PLC0415
+    from bot.cli_responders import oncall, responders
+    from bot.cli_sandbox import sandbox
 
     main.add_command(sandbox)
     main.add_command(responders)

@@ -63,7 +63,9 @@ def _redis(settings: Settings) -> list[Check]:
             Check(
                 "redis persistence",
                 durable,
-                "AOF on" if durable else "AOF is off: reports can be lost on restart; set 'appendonly yes'",
+                "AOF on"
+                if durable
+                else "AOF is off: reports can be lost on restart; set 'appendonly yes'",
             )
         )
         workers = Worker.count(connection=client)
@@ -96,9 +98,9 @@ def _catalogs() -> Check:
 
 def _triage() -> Check:
     try:
-        from triage import assess  # noqa: PLC0415
+        from triage import assess
 
         verdict = assess("a 12 year old girl is locked in a room right now, help")
-    except Exception as exc:  # noqa: BLE001 - doctor reports any failure in plain words
+    except Exception as exc:
         return Check("triage", False, f"lexicons failed to load: {exc}")
     return Check("triage", True, f"lexicons load; a test report scores {verdict.urgency}")

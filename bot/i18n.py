@@ -38,10 +38,7 @@ def translations(domain: str, lang: str) -> NullTranslations:
 def available_locales(domain: str) -> list[str]:
     if not LOCALES_DIR.exists():
         return []
-    return sorted(
-        p.parent.parent.name
-        for p in LOCALES_DIR.glob(f"*/LC_MESSAGES/{domain}.po")
-    )
+    return sorted(p.parent.parent.name for p in LOCALES_DIR.glob(f"*/LC_MESSAGES/{domain}.po"))
 
 
 def missing_compiled(domain: str | None = None) -> list[Path]:

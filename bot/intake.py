@@ -39,7 +39,7 @@ def decode_body(raw: bytes) -> str:
 
 
 def triage_conversation(texts: Sequence[str], lang: str | None) -> Verdict:
-    from triage import assess_conversation  # noqa: PLC0415 - keeps bot import-light for the CLI
+    from triage import assess_conversation
 
     return assess_conversation(list(texts), lang=lang)
 

@@ -69,8 +69,13 @@ def route_job_id(ref: str, version: int) -> str:
     return safe_job_id("route", ref, version)
 
 
-def enqueue_route(connection: redis.Redis, ref: str, version: int, pipeline: Pipeline | None = None) -> Job:
-    return enqueue(connection, ROUTE_CASE, ref, job_id=route_job_id(ref, version), pipeline=pipeline)
+def enqueue_route(
+    connection: redis.Redis, ref: str, version: int, pipeline: Pipeline | None = None
+) -> Job:
+    return enqueue(
+        connection, ROUTE_CASE, ref, job_id=route_job_id(ref, version), pipeline=pipeline
+    )
+
 
 # Periodic jobs: every worker's ticker offers them; a SET NX per time slot lets one win.
 RECONCILE = "workers.routing.reconcile_open_cases"
@@ -85,6 +90,8 @@ def offer_periodic(connection: redis.Redis, now_ts: float) -> list[str]:
         slot = int(now_ts // every)
         name = func.rsplit(".", 1)[1]
         if connection.set(f"sajag:periodic:{name}:{slot}", "1", nx=True, ex=every * 2):
-            enqueue(connection, func, job_id=safe_job_id(name, slot), retry=Retry(max=2, interval=10))
+            enqueue(
+                connection, func, job_id=safe_job_id(name, slot), retry=Retry(max=2, interval=10)
+            )
             enqueued.append(func)
     return enqueued

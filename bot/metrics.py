@@ -60,7 +60,9 @@ def render(client: redis.Redis) -> str:
     family("sajag_queue_depth", "gauge", "Jobs waiting in the RQ queue")
     lines.append(f'sajag_queue_depth{{queue="{queue.name}"}} {queue.count}')
     family("sajag_scheduled_jobs", "gauge", "Jobs scheduled for later (escalations, retries)")
-    lines.append(f'sajag_scheduled_jobs{{queue="{queue.name}"}} {queue.scheduled_job_registry.count}')
+    lines.append(
+        f'sajag_scheduled_jobs{{queue="{queue.name}"}} {queue.scheduled_job_registry.count}'
+    )
     family("sajag_workers", "gauge", "Live RQ workers")
     lines.append(f"sajag_workers {Worker.count(connection=client)}")
     for name, help_text in HISTOGRAMS.items():

@@ -41,7 +41,13 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.TRIAGED: frozenset({Status.ASSIGNED, Status.RESOLVED, Status.CLOSED_NO_ACTION}),
     # assigned -> assigned is a hand-over to the next responder ("Can't take").
     Status.ASSIGNED: frozenset(
-        {Status.ASSIGNED, Status.TRIAGED, Status.ACKNOWLEDGED, Status.RESOLVED, Status.CLOSED_NO_ACTION}
+        {
+            Status.ASSIGNED,
+            Status.TRIAGED,
+            Status.ACKNOWLEDGED,
+            Status.RESOLVED,
+            Status.CLOSED_NO_ACTION,
+        }
     ),
     Status.ACKNOWLEDGED: frozenset({Status.ASSIGNED, Status.RESOLVED, Status.CLOSED_NO_ACTION}),
     Status.RESOLVED: frozenset(),
@@ -53,7 +59,8 @@ class IllegalTransitionError(ValueError):
     def __init__(self, ref: str, current: Status, wanted: Status) -> None:
         allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[current])) or "none (the case is closed)"
         super().__init__(
-            f"case {ref} is {current.value}; it cannot become {wanted.value}. Allowed next: {allowed}"
+            f"case {ref} is {current.value}; it cannot become {wanted.value}. "
+            f"Allowed next: {allowed}"
         )
         self.ref, self.current, self.wanted = ref, current, wanted
 

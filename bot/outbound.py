@@ -136,7 +136,10 @@ class Outbound:
                 return SendResult("duplicate", transport.name, state.partition(":")[2] or None)
             started = float(state.partition(":")[2] or 0)
             if now - started < SENDING_STALE_SECONDS:
-                raise TransientSendError(f"send {message.key} is in progress elsewhere", retry_after=SENDING_STALE_SECONDS)
+                raise TransientSendError(
+                    f"send {message.key} is in progress elsewhere",
+                    retry_after=SENDING_STALE_SECONDS,
+                )
             self.redis.set(marker, f"sending:{now}", ex=SENT_TTL_SECONDS)
         try:
             provider_id = transport.send(message)
@@ -147,7 +150,9 @@ class Outbound:
             self.redis.delete(marker)
             raise
         self.redis.set(marker, f"sent:{provider_id}", ex=SENT_TTL_SECONDS)
-        log.info("sent %s %s to %s via %s", message.kind, message.key, message.label, transport.name)
+        log.info(
+            "sent %s %s to %s via %s", message.kind, message.key, message.label, transport.name
+        )
         return SendResult("sent", transport.name, provider_id)
 
 
@@ -163,13 +168,13 @@ def build_outbound(settings: Settings, client: redis.Redis) -> Outbound:
     sandbox = SandboxTransport(client)
     transports: dict[Channel, Transport] = {c: sandbox for c in Channel}
     if settings.sms_live:
-        from bot.twilio_transport import TwilioTransport  # noqa: PLC0415 - only when live
+        from bot.twilio_transport import TwilioTransport
 
         twilio = TwilioTransport(settings)
         transports[Channel.SMS] = twilio
         transports[Channel.WHATSAPP] = twilio
     if settings.telegram_enabled:
-        from bot.telegram_transport import TelegramTransport  # noqa: PLC0415 - only when live
+        from bot.telegram_transport import TelegramTransport
 
         transports[Channel.TELEGRAM] = TelegramTransport(settings)
     return Outbound(client, transports)

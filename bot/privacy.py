@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = logging.getLogger(__name__)
 
-SECRET_FILE = "secret.key"
+SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 
 
 def load_or_create_secret(configured: str | None, data_dir: Path) -> tuple[str, bool]:
@@ -113,7 +113,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
 
 
 def install_redaction() -> None:
-    """Redact every record at creation, so no handler (ours, a library's, pytest's) sees a number."""
+    """Redact every record at creation, so no handler (ours, a library's) sees a number."""
     current = logging.getLogRecordFactory()
     if getattr(current, "sajag_redacting", False):
         return

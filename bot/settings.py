@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     def _upper_country(cls, value: str) -> str:
         if len(value) != 2 or not value.isalpha():
             raise ValueError(
-                f"SAJAG_DEFAULT_COUNTRY={value!r} is not an ISO 3166-1 alpha-2 code; use e.g. IN or NP"
+                f"SAJAG_DEFAULT_COUNTRY={value!r} is not an ISO 3166-1 alpha-2 code; "
+                "use e.g. IN or NP"
             )
         return value.upper()
 

@@ -57,7 +57,9 @@ UpdateHook = Callable[[Pipeline, Case], None]
 
 class CaseNotFoundError(LookupError):
     def __init__(self, ref: str) -> None:
-        super().__init__(f"no case {ref}; check the reference (e.g. K7Q-4TD) with 'sajag cases list'")
+        super().__init__(
+            f"no case {ref}; check the reference (e.g. K7Q-4TD) with 'sajag cases list'"
+        )
         self.ref = ref
 
 
@@ -117,7 +119,10 @@ class CaseStore:
         )
 
     def messages(self, ref: str) -> list[Message]:
-        return [Message.model_validate_json(m) for m in self.redis.lrange(keys.case_messages(ref), 0, -1)]
+        return [
+            Message.model_validate_json(m)
+            for m in self.redis.lrange(keys.case_messages(ref), 0, -1)
+        ]
 
     def refs(self, *, newest_first: bool = True, limit: int = 100) -> list[str]:
         raw = self.redis.zrange(keys.CASES_ALL, 0, limit - 1, desc=newest_first)
@@ -180,7 +185,9 @@ class CaseStore:
                 except redis.WatchError:
                     continue
             return intake
-        raise StoreBusyError(f"could not store message {report.channel_message_id}: too much contention")
+        raise StoreBusyError(
+            f"could not store message {report.channel_message_id}: too much contention"
+        )
 
     def _prepare_intake(
         self, pipe: Pipeline, report: Report, assess: AssessFn, conv_key: str
@@ -194,7 +201,10 @@ class CaseStore:
             raw = _decode(pipe.get(keys.case(ref)))
             case = Case.model_validate_json(raw) if raw else None
             if case is not None and case.is_open and not case.erased:
-                texts = [Message.model_validate_json(m).text for m in pipe.lrange(keys.case_messages(ref), 0, -1)]
+                texts = [
+                    Message.model_validate_json(m).text
+                    for m in pipe.lrange(keys.case_messages(ref), 0, -1)
+                ]
             else:
                 case = None
         texts.append(report.text)
@@ -227,7 +237,9 @@ class CaseStore:
             update={
                 "urgency": urgency,
                 "score": max(case.score, int(verdict["score"])),
-                "categories": tuple(dict.fromkeys((*case.categories, *verdict.get("categories", ())))),
+                "categories": tuple(
+                    dict.fromkeys((*case.categories, *verdict.get("categories", ())))
+                ),
                 "signals": signals or case.signals,
                 "facts": dict(verdict.get("facts") or case.facts),
                 "updated_at": now,
@@ -245,7 +257,9 @@ class CaseStore:
             if not pipe.exists(keys.case(ref)):
                 pipe.watch(keys.case(ref))
                 return ref
-        raise StoreBusyError("could not find an unused case reference; the reference space is crowded")
+        raise StoreBusyError(
+            "could not find an unused case reference; the reference space is crowded"
+        )
 
     def _write_intake(
         self,
@@ -279,10 +293,25 @@ class CaseStore:
             pipe.zadd(keys.CASES_ALL, {ref: case.created_at.timestamp()})
             pipe.hincrby(keys.counter("cases_status"), Status.TRIAGED.value, 1)
             pipe.hincrby(keys.counter("cases_urgency"), case.urgency, 1)
-            audit.append(AuditEntry(at=now, actor="reporter", action="created", detail=f"via {report.channel.value}"))
-            audit.append(AuditEntry(at=now, actor="triage", action="triaged", detail=self._triage_detail(case)))
+            audit.append(
+                AuditEntry(
+                    at=now, actor="reporter", action="created", detail=f"via {report.channel.value}"
+                )
+            )
+            audit.append(
+                AuditEntry(
+                    at=now, actor="triage", action="triaged", detail=self._triage_detail(case)
+                )
+            )
         else:
-            audit.append(AuditEntry(at=now, actor="reporter", action="message_added", detail=f"message {case.message_count}"))
+            audit.append(
+                AuditEntry(
+                    at=now,
+                    actor="reporter",
+                    action="message_added",
+                    detail=f"message {case.message_count}",
+                )
+            )
             if intake.event == "urgency_raised" and intake.previous_urgency:
                 pipe.hincrby(keys.counter("cases_urgency"), intake.previous_urgency, -1)
                 pipe.hincrby(keys.counter("cases_urgency"), case.urgency, 1)
@@ -291,12 +320,18 @@ class CaseStore:
                         at=now,
                         actor="triage",
                         action="urgency_raised",
-                        detail=f"{intake.previous_urgency} -> {case.urgency}; {self._triage_detail(case)}",
+                        detail=f"{intake.previous_urgency} -> {case.urgency}; "
+                        f"{self._triage_detail(case)}",
                     )
                 )
         if report.media_count:
             audit.append(
-                AuditEntry(at=now, actor="reporter", action="media_received", detail=f"{report.media_count} item(s), not downloaded")
+                AuditEntry(
+                    at=now,
+                    actor="reporter",
+                    action="media_received",
+                    detail=f"{report.media_count} item(s), not downloaded",
+                )
             )
         pipe.rpush(keys.case_audit(ref), *[_dump(e) for e in audit])
 
@@ -325,7 +360,9 @@ class CaseStore:
                         raise CaseNotFoundError(ref)
                     before = Case.model_validate_json(raw)
                     after, audit = mutate(before)
-                    after = after.model_copy(update={"updated_at": self.clock(), "version": before.version + 1})
+                    after = after.model_copy(
+                        update={"updated_at": self.clock(), "version": before.version + 1}
+                    )
                     pipe.multi()
                     pipe.set(key, _dump(after))
                     entries = [_dump(e) for e in audit]
@@ -398,13 +435,15 @@ class CaseStore:
 
     def forget_address(self, channel: str, reporter: str, *, actor: str = "reporter") -> int:
         """STOP: the reply address goes; cases stay (a child may still need help)."""
-        removed = int(self.redis.delete(keys.address(channel, reporter), keys.conversation(channel, reporter)))
+        removed = int(
+            self.redis.delete(keys.address(channel, reporter), keys.conversation(channel, reporter))
+        )
         for ref in self.reporter_refs(reporter):
             self.append_audit(ref, actor, "address_erased", f"{channel} reply address deleted")
         return removed
 
     def erase_reporter(self, channel: str, reporter: str, *, actor: str = "reporter") -> list[str]:
-        """DELETE: address, preferences and message texts go; triage facts stay for the responder."""
+        """DELETE: address, preferences and message texts go; triage facts stay for responders."""
         refs = self.reporter_refs(reporter)
         self.redis.delete(
             keys.address(channel, reporter),
@@ -436,9 +475,19 @@ class CaseStore:
                         pipe.rpush(msg_key, *[_dump(m) for m in erased])
                     pipe.set(
                         keys.case(ref),
-                        _dump(case.model_copy(update={"erased": True, "reporter": "erased", "updated_at": self.clock()})),
+                        _dump(
+                            case.model_copy(
+                                update={
+                                    "erased": True,
+                                    "reporter": "erased",
+                                    "updated_at": self.clock(),
+                                }
+                            )
+                        ),
                     )
-                    entry = AuditEntry(at=self.clock(), actor=actor, action="texts_erased", detail=reason)
+                    entry = AuditEntry(
+                        at=self.clock(), actor=actor, action="texts_erased", detail=reason
+                    )
                     pipe.rpush(keys.case_audit(ref), _dump(entry))
                     pipe.execute()
                 except redis.WatchError:

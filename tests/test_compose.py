@@ -21,4 +21,3 @@ def test_compose_file_describes_redis_web_and_scalable_workers() -> None:
         assert env["SAJAG_REDIS_URL"] == "redis://redis:6379/0"
         assert "container_name" not in services[name], "a fixed name would block --scale"
     assert services["worker"]["command"] == ["sajag", "worker"]
-

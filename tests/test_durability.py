@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,7 +40,11 @@ def _env(data_dir: Path, port: int) -> dict[str, str]:
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     with (data_dir.parent / "run.log").open("ab") as log:
         return subprocess.Popen(
-            [*SAJAG, "run"], env=_env(data_dir, port), stdout=log, stderr=log, start_new_session=True
+            [*SAJAG, "run"],
+            env=_env(data_dir, port),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
 
 
@@ -47,7 +52,7 @@ def _health(port: int, timeout: float = 30) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
                 body = json.loads(resp.read())
                 if body["workers"] and body["scheduler"]:
                     return body
@@ -59,9 +64,15 @@ def _health(port: int, timeout: float = 30) -> dict[str, object]:
 
 def _post_sms(port: int, body: str, sid: str) -> tuple[int, str]:
     url = f"http://127.0.0.1:{port}/sms/twilio"
-    params = {"MessageSid": sid, "From": "+919811122233", "To": "+15005550006", "Body": body, "NumMedia": "0"}
+    params = {
+        "MessageSid": sid,
+        "From": "+919811122233",
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+    }
     signature = RequestValidator(SANDBOX_TWILIO_AUTH_TOKEN).compute_signature(url, params)
-    request = urllib.request.Request(  # noqa: S310
+    request = urllib.request.Request(
         url, data=urllib.parse.urlencode(params).encode(), headers={"X-Twilio-Signature": signature}
     )
     with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
@@ -74,10 +85,8 @@ def run_dir(tmp_path: Path) -> Iterator[Path]:
     yield data
     pidfile = data / "redis" / "redis.pid"
     if pidfile.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 def _redis_url(data_dir: Path) -> str:
@@ -94,7 +103,9 @@ def test_kill_9_of_the_whole_run_loses_nothing(run_dir: Path) -> None:
     first = _start(run_dir, port)
     try:
         _health(port)
-        status, twiml = _post_sms(port, "a girl about 12 is locked in a room at the lodge right now", "SMkill1")
+        status, twiml = _post_sms(
+            port, "a girl about 12 is locked in a room at the lodge right now", "SMkill1"
+        )
         assert status == 200
         os.killpg(first.pid, signal.SIGKILL)  # the whole group, no goodbye
         first.wait(10)
@@ -107,10 +118,15 @@ def test_kill_9_of_the_whole_run_loses_nothing(run_dir: Path) -> None:
             assert len(refs) == 1
             assert refs[0] in twiml, "the reporter was given this case's reference"
             deadline = time.monotonic() + 20
-            while _job_status(client, f"route_{refs[0]}_1") != "finished" and time.monotonic() < deadline:
+            while (
+                _job_status(client, f"route_{refs[0]}_1") != "finished"
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.2)
             assert _job_status(client, f"route_{refs[0]}_1") == "finished"
-            again, _ = _post_sms(port, "a girl about 12 is locked in a room at the lodge right now", "SMkill1")
+            again, _ = _post_sms(
+                port, "a girl about 12 is locked in a room at the lodge right now", "SMkill1"
+            )
             assert again == 200
             assert client.zcard("sajag:cases") == 1, "the retried webhook made no second case"
         finally:
@@ -122,7 +138,9 @@ def test_kill_9_of_the_whole_run_loses_nothing(run_dir: Path) -> None:
 
 
 def _group_pids(pgid: int) -> set[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "-g", str(pgid)], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "-g", str(pgid)], capture_output=True, text=True, check=False
+    )
     return {int(p) for p in out.stdout.split()}
 
 

@@ -38,20 +38,38 @@ def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-
 def test_redis_restart_keeps_reports_and_scheduled_jobs(tmp_path: Path) -> None:
     server = EmbeddedRedis(tmp_path / "redis", persistent=True).start()
     port = server.port
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", redis_url=server.url,  # type: ignore[call-arg]
-                        secret_key="k")
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        redis_url=server.url,  # type: ignore[call-arg]
+        secret_key="k",
+    )
     runtime = build_runtime(settings)
     intake = runtime.intake.submit(
-        channel=Channel.SMS, address="+919800000055", text="boy beaten at the kiln right now", message_id="SMr1"
+        channel=Channel.SMS,
+        address="+919800000055",
+        text="boy beaten at the kiln right now",
+        message_id="SMr1",
     )
     marker = tmp_path / "fired"
     enqueue_in(runtime.redis, timedelta(seconds=4), "os.mkdir", str(marker), job_id="touch_marker")
-    env = {**os.environ, "SAJAG_REDIS_URL": server.url, "SAJAG_DATA_DIR": str(tmp_path / "data"),
-           "SAJAG_SECRET_KEY": "k", "SAJAG_LOG_LEVEL": "WARNING"}
-    worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SAJAG_REDIS_URL": server.url,
+        "SAJAG_DATA_DIR": str(tmp_path / "data"),
+        "SAJAG_SECRET_KEY": "k",
+        "SAJAG_LOG_LEVEL": "WARNING",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        assert _wait(lambda: runtime.redis.exists("rq:scheduler-lock:sajag")), "worker and scheduler up"
+        assert _wait(lambda: runtime.redis.exists("rq:scheduler-lock:sajag")), (
+            "worker and scheduler up"
+        )
         assert server.process is not None
         server.process.send_signal(signal.SIGKILL)  # a crash: only the fsynced AOF remains
         server.process.wait()
@@ -63,7 +81,9 @@ def test_redis_restart_keeps_reports_and_scheduled_jobs(tmp_path: Path) -> None:
             assert client.exists(f"sajag:case:{intake.case.ref}")
             assert client.llen(f"sajag:case:{intake.case.ref}:messages") == 1
             assert _wait(marker.exists), "the scheduled job fired after the restart"
-            assert _wait(lambda: get_queue(client).count == 0 and client.exists("rq:scheduler-lock:sajag"))
+            assert _wait(
+                lambda: get_queue(client).count == 0 and client.exists("rq:scheduler-lock:sajag")
+            )
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(20)

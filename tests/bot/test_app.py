@@ -24,7 +24,9 @@ async def test_healthz_reports_redis_workers_and_channels(runtime: Runtime) -> N
         assert body["status"] == "degraded"
         assert body["channels"] == {"sms": "sandbox", "telegram": "sandbox"}
 
-        worker = SimpleWorker([get_queue(runtime.redis)], connection=runtime.redis, serializer=JSONSerializer)
+        worker = SimpleWorker(
+            [get_queue(runtime.redis)], connection=runtime.redis, serializer=JSONSerializer
+        )
         worker.register_birth()
         runtime.redis.set("rq:scheduler-lock:sajag", worker.name, ex=60)
         try:
@@ -38,12 +40,18 @@ async def test_healthz_reports_redis_workers_and_channels(runtime: Runtime) -> N
 
 async def test_metrics_count_reports_cases_and_queue(runtime: Runtime) -> None:
     await asyncio.to_thread(
-        runtime.intake.submit, channel=Channel.SMS, address="+919800000031",
-        text="girls locked in a spa room right now", message_id="SMm1",
+        runtime.intake.submit,
+        channel=Channel.SMS,
+        address="+919800000031",
+        text="girls locked in a spa room right now",
+        message_id="SMm1",
     )
     await asyncio.to_thread(
-        runtime.intake.submit, channel=Channel.TELEGRAM, address="5551234",
-        text="hello", message_id="1:2",
+        runtime.intake.submit,
+        channel=Channel.TELEGRAM,
+        address="5551234",
+        text="hello",
+        message_id="1:2",
     )
     async with TestClient(TestServer(create_app(runtime))) as client:
         resp = await client.get("/metrics")

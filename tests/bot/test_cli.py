@@ -34,7 +34,10 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 
 def test_cases_list_and_show(runtime: Runtime, cli_env: dict[str, str]) -> None:
     intake = runtime.intake.submit(
-        channel=Channel.SMS, address=PHONE, text="a girl is locked in the lodge room right now", message_id="SMc1"
+        channel=Channel.SMS,
+        address=PHONE,
+        text="a girl is locked in the lodge room right now",
+        message_id="SMc1",
     )
     ref = intake.case.ref
     runner = CliRunner()
@@ -45,8 +48,20 @@ def test_cases_list_and_show(runtime: Runtime, cli_env: dict[str, str]) -> None:
     shown = runner.invoke(main, ["cases", "show", ref.replace("-", "").lower(), "--json"])
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.output)
-    for field in ("ref", "status", "urgency", "score", "categories", "signals", "channel", "language",
-                  "created_at", "messages", "assignments", "audit"):
+    for field in (
+        "ref",
+        "status",
+        "urgency",
+        "score",
+        "categories",
+        "signals",
+        "channel",
+        "language",
+        "created_at",
+        "messages",
+        "assignments",
+        "audit",
+    ):
         assert field in data
     assert data["urgency"] == "critical"
     assert data["messages"][0]["text"].startswith("a girl")
@@ -69,8 +84,15 @@ def test_outbox_lists_sandboxed_messages(runtime: Runtime, cli_env: dict[str, st
     from bot.outbound import Outgoing
 
     runtime.outbound.send(
-        Outgoing(channel=Channel.SMS, to=PHONE, text="Case K7Q-4TD: critical", label="asha", key="k1",
-                 case_ref="K7Q-4TD", kind="alert")
+        Outgoing(
+            channel=Channel.SMS,
+            to=PHONE,
+            text="Case K7Q-4TD: critical",
+            label="asha",
+            key="k1",
+            case_ref="K7Q-4TD",
+            kind="alert",
+        )
     )
     result = CliRunner().invoke(main, ["outbox", "--json"])
     assert result.exit_code == 0
@@ -89,11 +111,15 @@ def test_outbound_send_is_idempotent_per_key(runtime: Runtime) -> None:
 
 
 def test_triage_command_streams_json_lines(cli_env: dict[str, str]) -> None:
-    lines = "\n".join([
-        json.dumps({"id": "a", "text": "the train to Delhi leaves tonight with 3 small boys, help"}),
-        "not json",
-        json.dumps({"id": "c", "text": "hello, how do I report?"}),
-    ])
+    lines = "\n".join(
+        [
+            json.dumps(
+                {"id": "a", "text": "the train to Delhi leaves tonight with 3 small boys, help"}
+            ),
+            "not json",
+            json.dumps({"id": "c", "text": "hello, how do I report?"}),
+        ]
+    )
     result = CliRunner().invoke(main, ["triage"], input=lines + "\n")
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in result.output.splitlines()]
@@ -110,8 +136,12 @@ def test_doctor_is_red_without_workers_and_green_with_one(
     assert red.exit_code == 1
     assert "sajag worker" in red.output
     env = {**os.environ, **cli_env}
-    worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         green = CliRunner().invoke(main, ["doctor"])

@@ -26,16 +26,23 @@ def test_invalid_utf8_becomes_replacement_characters() -> None:
 
 def test_hundred_kilobyte_report_is_stored_capped(runtime: Runtime) -> None:
     body = "a 12 year old girl is locked in the lodge right now. " * 2000
-    intake = runtime.intake.submit(channel=Channel.SMS, address="+919800000099", text=body, message_id="SMbig")
+    intake = runtime.intake.submit(
+        channel=Channel.SMS, address="+919800000099", text=body, message_id="SMbig"
+    )
     (message,) = runtime.store.messages(intake.case.ref)
     assert len(message.text) == runtime.settings.max_text_chars
     assert intake.case.urgency == "critical"
 
 
 def test_empty_and_binary_text_still_make_a_case_with_a_verdict(runtime: Runtime) -> None:
-    empty = runtime.intake.submit(channel=Channel.SMS, address="+919800000098", text="", message_id="SMe")
+    empty = runtime.intake.submit(
+        channel=Channel.SMS, address="+919800000098", text="", message_id="SMe"
+    )
     binary = runtime.intake.submit(
-        channel=Channel.SMS, address="+919800000097", text=decode_body(bytes(range(256))), message_id="SMb"
+        channel=Channel.SMS,
+        address="+919800000097",
+        text=decode_body(bytes(range(256))),
+        message_id="SMb",
     )
     assert empty.case.urgency == "low"
     assert binary.case.urgency in ("low", "medium", "high", "critical")

@@ -60,10 +60,17 @@ def test_redact_removes_numbers_and_ids(text: str, leak: str) -> None:
     assert leak not in redact(text)
 
 
-def test_no_raw_address_in_any_redis_key_or_value(runtime: Runtime, redis_client: redis.Redis) -> None:
-    runtime.intake.submit(channel=Channel.SMS, address=PHONE, text="a child works at the kiln", message_id="SMp1")
+def test_no_raw_address_in_any_redis_key_or_value(
+    runtime: Runtime, redis_client: redis.Redis
+) -> None:
     runtime.intake.submit(
-        channel=Channel.TELEGRAM, address=TELEGRAM_ID, text="help me they locked me", message_id="1:1"
+        channel=Channel.SMS, address=PHONE, text="a child works at the kiln", message_id="SMp1"
+    )
+    runtime.intake.submit(
+        channel=Channel.TELEGRAM,
+        address=TELEGRAM_ID,
+        text="help me they locked me",
+        message_id="1:1",
     )
     needles = [PHONE.encode(), PHONE[1:].encode(), TELEGRAM_ID.encode()]
     for key in redis_client.scan_iter("*"):

@@ -9,19 +9,44 @@ from bot.emergency import emergency_numbers, known_countries
 from bot.settings import Settings
 
 CONTRACT = [
-    "HOST", "PORT", "DATA_DIR", "REDIS_URL", "SECRET_KEY", "PUBLIC_URL", "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE", "TELEGRAM_TOKEN", "TELEGRAM_MODE",
-    "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE", "RETENTION_DAYS", "DEFAULT_COUNTRY", "LOG_LEVEL",
+    "HOST",
+    "PORT",
+    "DATA_DIR",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "PUBLIC_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "TWILIO_API_BASE",
+    "TELEGRAM_TOKEN",
+    "TELEGRAM_MODE",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_API_BASE",
+    "RETENTION_DAYS",
+    "DEFAULT_COUNTRY",
+    "LOG_LEVEL",
 ]
 
 
 def test_every_contract_setting_is_read_from_its_env_name(monkeypatch: pytest.MonkeyPatch) -> None:
     values = {
-        "HOST": "0.0.0.0", "PORT": "9090", "DATA_DIR": "/tmp/sajag", "REDIS_URL": "redis://r:6379/1",
-        "SECRET_KEY": "s", "PUBLIC_URL": "https://h.example/", "TWILIO_ACCOUNT_SID": "AC1",
-        "TWILIO_AUTH_TOKEN": "tok-42", "TWILIO_FROM": "+15005550006", "TWILIO_API_BASE": "http://127.0.0.1:1",
-        "TELEGRAM_TOKEN": "1:x", "TELEGRAM_MODE": "webhook", "TELEGRAM_WEBHOOK_SECRET": "w",
-        "TELEGRAM_API_BASE": "http://127.0.0.1:2", "RETENTION_DAYS": "30", "DEFAULT_COUNTRY": "np",
+        "HOST": "0.0.0.0",
+        "PORT": "9090",
+        "DATA_DIR": "/tmp/sajag",
+        "REDIS_URL": "redis://r:6379/1",
+        "SECRET_KEY": "s",
+        "PUBLIC_URL": "https://h.example/",
+        "TWILIO_ACCOUNT_SID": "AC1",
+        "TWILIO_AUTH_TOKEN": "tok-42",
+        "TWILIO_FROM": "+15005550006",
+        "TWILIO_API_BASE": "http://127.0.0.1:1",
+        "TELEGRAM_TOKEN": "1:x",
+        "TELEGRAM_MODE": "webhook",
+        "TELEGRAM_WEBHOOK_SECRET": "w",
+        "TELEGRAM_API_BASE": "http://127.0.0.1:2",
+        "RETENTION_DAYS": "30",
+        "DEFAULT_COUNTRY": "np",
         "LOG_LEVEL": "debug",
     }
     assert set(values) == set(CONTRACT)
@@ -51,8 +76,16 @@ def test_bad_country_says_what_to_use() -> None:
 
 @pytest.mark.parametrize(
     ("country", "expected"),
-    [("IN", "1098 / 112"), ("NP", "1098 / 100"), ("BD", "1098 / 999"), ("PK", "1121 / 15"),
-     ("LK", "1929 / 119"), ("MV", "1412 / 119"), ("AF", "119"), ("BT", "1098 / 113")],
+    [
+        ("IN", "1098 / 112"),
+        ("NP", "1098 / 100"),
+        ("BD", "1098 / 999"),
+        ("PK", "1121 / 15"),
+        ("LK", "1929 / 119"),
+        ("MV", "1412 / 119"),
+        ("AF", "119"),
+        ("BT", "1098 / 113"),
+    ],
 )
 def test_emergency_numbers(country: str, expected: str) -> None:
     assert emergency_numbers(country, "IN").as_text() == expected

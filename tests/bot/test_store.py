@@ -100,7 +100,9 @@ def test_legal_transitions_and_audit(runtime: Runtime) -> None:
 def test_illegal_transition_is_refused_with_a_clear_error(runtime: Runtime) -> None:
     ref = submit(runtime, KILN, "SM050").case.ref
     runtime.store.transition(ref, Status.CLOSED_NO_ACTION, actor="cli")
-    with pytest.raises(IllegalTransitionError, match=r"closed_no_action; it cannot become acknowledged"):
+    with pytest.raises(
+        IllegalTransitionError, match=r"closed_no_action; it cannot become acknowledged"
+    ):
         runtime.store.transition(ref, Status.ACKNOWLEDGED, actor="responder:asha")
     assert runtime.store.require(ref).status is Status.CLOSED_NO_ACTION
 
@@ -130,11 +132,19 @@ def test_unknown_case_says_how_to_find_one(runtime: Runtime) -> None:
 
 def test_open_queue_orders_by_urgency_then_age(runtime: Runtime) -> None:
     t0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
-    texts = [(KILN, "+919800000011"), (NOW, "+919800000012"), (KILN, "+919800000013"), (NOW, "+919800000014")]
+    texts = [
+        (KILN, "+919800000011"),
+        (NOW, "+919800000012"),
+        (KILN, "+919800000013"),
+        (NOW, "+919800000014"),
+    ]
     refs = []
     for i, (text, phone) in enumerate(texts):
         intake = runtime.intake.submit(
-            channel=Channel.SMS, address=phone, text=text, message_id=f"SMQ{i}",
+            channel=Channel.SMS,
+            address=phone,
+            text=text,
+            message_id=f"SMQ{i}",
             received_at=t0 + timedelta(minutes=i),
         )
         refs.append((intake.case.urgency, intake.case.ref))
@@ -142,17 +152,23 @@ def test_open_queue_orders_by_urgency_then_age(runtime: Runtime) -> None:
     criticals = [r for u, r in refs if u == "critical"]
     others = [r for u, r in refs if u != "critical"]
     assert queue[: len(criticals)] == criticals
-    assert queue[len(criticals):] == others
+    assert queue[len(criticals) :] == others
 
 
-def test_redis_full_refuses_intake_and_evicts_nothing(runtime: Runtime, redis_client: redis.Redis) -> None:
+def test_redis_full_refuses_intake_and_evicts_nothing(
+    runtime: Runtime, redis_client: redis.Redis
+) -> None:
     ref = submit(runtime, KILN, "SM070").case.ref
     used = int(redis_client.info("memory")["used_memory"])
     redis_client.config_set("maxmemory", used + 1024)
     try:
-        with pytest.raises(redis.ResponseError, match="OOM"):
+
+        def flood() -> None:
             for i in range(200):
                 submit(runtime, KILN + " " + "x" * 2000, f"SM-OOM-{i}", address=f"+91980000{i:04d}")
+
+        with pytest.raises(redis.ResponseError, match="OOM"):
+            flood()
     finally:
         redis_client.config_set("maxmemory", 0)
     assert runtime.store.require(ref).ref == ref
