@@ -35,7 +35,10 @@ def observe(conn: redis.Redis | Pipeline, name: str, seconds: float) -> None:
 
 
 def _hash(client: redis.Redis, key: str) -> dict[str, float]:
-    return {k.decode(): float(v) for k, v in client.hgetall(key).items()}
+    return {
+        (k.decode() if isinstance(k, bytes) else str(k)): float(v)
+        for k, v in client.hgetall(key).items()
+    }
 
 
 def render(client: redis.Redis) -> str:

@@ -123,7 +123,7 @@ class Outbound:
 
     def already_sent(self, key: str) -> bool:
         raw = self.redis.get(keys.sent(key))
-        return raw is not None and raw.startswith(b"sent")
+        return isinstance(raw, bytes) and raw.startswith(b"sent")
 
     def send(self, message: Outgoing) -> SendResult:
         transport = self.transport_for(message.channel)
@@ -131,7 +131,8 @@ class Outbound:
         now = self.clock().timestamp()
         claimed = self.redis.set(marker, f"sending:{now}", nx=True, ex=SENT_TTL_SECONDS)
         if not claimed:
-            state = (self.redis.get(marker) or b"").decode()
+            raw = self.redis.get(marker)
+            state = raw.decode() if isinstance(raw, bytes) else ""
             if state.startswith("sent"):
                 return SendResult("duplicate", transport.name, state.partition(":")[2] or None)
             started = float(state.partition(":")[2] or 0)

@@ -80,10 +80,14 @@ def _dump(model: Any) -> str:
     return str(model.model_dump_json())
 
 
-def _decode(raw: bytes | str | None) -> str | None:
+def _decode(raw: object) -> str | None:
     if raw is None:
         return None
-    return raw.decode() if isinstance(raw, bytes) else raw
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _text(raw: object) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 class CaseStore:
@@ -126,7 +130,7 @@ class CaseStore:
 
     def refs(self, *, newest_first: bool = True, limit: int = 100) -> list[str]:
         raw = self.redis.zrange(keys.CASES_ALL, 0, limit - 1, desc=newest_first)
-        return [r.decode() for r in raw]
+        return [_text(r) for r in raw]
 
     def list_cases(self, *, limit: int = 100, open_only: bool = False) -> list[Case]:
         refs = self.open_queue(limit=limit) if open_only else self.refs(limit=limit)
@@ -137,10 +141,10 @@ class CaseStore:
 
     def open_queue(self, limit: int = 100) -> list[str]:
         """Open case refs, most urgent first, then oldest first."""
-        return [r.decode() for r in self.redis.zrange(keys.OPEN_QUEUE, 0, limit - 1)]
+        return [_text(r) for r in self.redis.zrange(keys.OPEN_QUEUE, 0, limit - 1)]
 
     def reporter_refs(self, reporter: str) -> list[str]:
-        return sorted(r.decode() for r in self.redis.smembers(keys.reporter_cases(reporter)))
+        return sorted(_text(r) for r in self.redis.smembers(keys.reporter_cases(reporter)))
 
     def conversation_ref(self, channel: str, reporter: str) -> str | None:
         return _decode(self.redis.get(keys.conversation(channel, reporter)))
