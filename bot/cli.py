@@ -247,13 +247,10 @@ def triage(eval_file: Path | None, as_json: bool, input_file: Any) -> None:
             json.dumps(report_to_json(report), indent=2) if as_json else format_table(report)
         )
         return
-    stream = input_file or click.get_text_stream("stdin", encoding="utf-8", errors="replace")
-    out = click.get_text_stream("stdout", encoding="utf-8")
+    stream = input_file or click.open_file("-", "r", encoding="utf-8", errors="replace")
     for line in stream:
-        if not line.strip():
-            continue
-        out.write(json.dumps(assess_record(line), ensure_ascii=False) + "\n")
-        out.flush()
+        if line.strip():
+            click.echo(json.dumps(assess_record(line), ensure_ascii=False))
 
 
 # ------------------------------------------------------------------ cases / outbox

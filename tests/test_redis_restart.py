@@ -23,7 +23,7 @@ from bot.settings import Settings
 pytestmark = pytest.mark.slow
 
 
-def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

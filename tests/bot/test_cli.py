@@ -132,6 +132,7 @@ def test_triage_command_streams_json_lines(cli_env: dict[str, str]) -> None:
 def test_doctor_is_red_without_workers_and_green_with_one(
     settings: Settings, cli_env: dict[str, str], redis_client: object
 ) -> None:
+    redis_client.config_set("appendonly", "yes")  # type: ignore[attr-defined]
     red = CliRunner().invoke(main, ["doctor"])
     assert red.exit_code == 1
     assert "sajag worker" in red.output
@@ -153,3 +154,4 @@ def test_doctor_is_red_without_workers_and_green_with_one(
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(20)
+        redis_client.config_set("appendonly", "no")  # type: ignore[attr-defined]

@@ -173,3 +173,14 @@ def test_redis_full_refuses_intake_and_evicts_nothing(
         redis_client.config_set("maxmemory", 0)
     assert runtime.store.require(ref).ref == ref
     assert len(runtime.store.messages(ref)) == 1
+
+
+def test_a_delivery_repeated_after_the_conversation_window_is_still_a_duplicate(
+    runtime: Runtime, redis_client: redis.Redis
+) -> None:
+    first = submit(runtime, KILN, "SM080")
+    redis_client.delete(keys.conversation("sms", first.case.reporter))  # window over
+    assert redis_client.ttl(keys.seen("sms", "SM080")) > 6 * 86400
+    again = submit(runtime, KILN, "SM080")
+    assert again.duplicate and again.case.ref == first.case.ref
+    assert redis_client.zcard(keys.CASES_ALL) == 1
