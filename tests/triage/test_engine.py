@@ -1,0 +1,225 @@
+"""The engine: signal families per language, the GUIDE's hard cases, the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from triage import Assessment, Urgency, assess, assess_conversation
+from triage.engine import Signal, fold_words
+from triage.lexicon import split_words
+from triage.normalize import fold_variants, readable_form
+
+FAST = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+# One sentence per language and signal family, written for these tests (none
+# comes from dev.jsonl): the rule named must fire on it.
+FAMILY_CASES: list[tuple[str, str, str]] = [
+    # English
+    ("en", "they are moving the kids tonight", "time_now"),
+    ("en", "a man is taking two girls onto the train", "movement"),
+    ("en", "the boy is locked in the back room", "locked"),
+    ("en", "the owner beats the small boy", "violence"),
+    ("en", "the child is bleeding badly", "harm"),
+    ("en", "help me please, I am 13", "self_report"),
+    ("en", "young girls work at a brick kiln", "cat.forced_labour"),
+    ("en", "no child is in danger, just asking", "negation"),
+    ("en", "we are making a documentary for school", "awareness"),
+    # Hindi
+    ("hi", "आज रात लड़की को ले जाएंगे", "time_now"),
+    ("hi", "एक आदमी बच्चों को ट्रेन में ले जा रहा है", "movement"),
+    ("hi", "बच्ची को कमरे में बंद कर दिया है", "locked"),
+    ("hi", "मालिक लड़के को रोज़ पीटता है", "violence"),
+    ("hi", "मुझे बचाओ मैं 13 साल की हूँ", "self_report"),
+    ("hi", "भट्ठे पर छोटे बच्चे ईंट बनाते हैं", "cat.forced_labour"),
+    ("hi", "कोई बच्चा खतरे में नहीं है", "negation"),
+    # Hindi, romanized
+    ("hi-Latn", "aaj raat ladki ko le jayenge", "time_now"),
+    ("hi-Latn", "ek aadmi bacchon ko bus me le ja raha hai", "movement"),
+    ("hi-Latn", "bacchi ko kamre me band kar diya", "locked"),
+    ("hi-Latn", "seth ladke ko peet ta hai", "violence"),
+    ("hi-Latn", "mujhe bachao mai 14 saal ki hu", "self_report"),
+    ("hi-Latn", "ladki ki shaadi kal hai", "cat.child_marriage"),
+    ("hi-Latn", "koi khatra nahi hai bas puchna tha", "negation"),
+    # Bengali
+    ("bn", "আজ রাতে মেয়েটাকে নিয়ে যাবে", "time_now"),
+    ("bn", "একটা লোক বাচ্চাদের ট্রেনে নিয়ে যাচ্ছে", "movement"),
+    ("bn", "মেয়েটাকে ঘরে তালা দিয়ে রেখেছে", "locked"),
+    ("bn", "আমাকে বাঁচান আমি ১৪ বছরের", "self_report"),
+    ("bn", "ছোট ছেলেরা ইটভাটায় কাজ করে", "cat.forced_labour"),
+    ("bn", "কোনো সমস্যা নেই, শুধু জানতে চাই", "negation"),
+    # Bengali, romanized
+    ("bn-Latn", "aj rate meye ta ke niye jabe", "time_now"),
+    ("bn-Latn", "lok ta bacchader train e niye jacche", "movement"),
+    ("bn-Latn", "amake bachan ami 14 bochorer", "self_report"),
+    ("bn-Latn", "meyer biye dicche", "cat.child_marriage"),
+    # Nepali
+    ("ne", "भोलि बिहान केटीलाई लैजाँदैछ", "time_now"),
+    ("ne", "केटीहरूलाई बसमा लैजाँदैछन्", "movement"),
+    ("ne", "बच्चालाई कोठामा थुनेर राखेको छ", "locked"),
+    ("ne", "मलाई बचाउनुस् म १४ वर्षकी हुँ", "self_report"),
+    ("ne", "केटीको बिहे गर्दैछन्", "cat.child_marriage"),
+    # Nepali, romanized
+    ("ne-Latn", "aja rati keti lai laijadaicha", "time_now"),
+    ("ne-Latn", "ketaketi lai bus ma laijadai chan", "movement"),
+    ("ne-Latn", "malai bachau ma 13 barsa ki", "self_report"),
+    ("ne-Latn", "sahuji le keta lai kutcha", "violence"),
+    # Urdu
+    ("ur", "آج رات بچی کو لے جائیں گے", "time_now"),
+    ("ur", "بچے کو کمرے میں بند کر دیا", "locked"),
+    ("ur", "مجھے بچاؤ میں 12 سال کا ہوں", "self_report"),
+    ("ur", "بھٹے پر بچے اینٹیں بناتے ہیں", "cat.forced_labour"),
+    # Urdu, romanized
+    ("ur-Latn", "aaj raat bachi ko le ja rahe hain", "time_now"),
+    ("ur-Latn", "bachay ko andar band kar ke gaya", "locked"),
+    ("ur-Latn", "mujhe bachao mai 12 saal ka hoon", "self_report"),
+    ("ur-Latn", "bhattay pe bachay kaam karte hain", "cat.forced_labour"),
+    # Tamil
+    ("ta", "இன்று இரவு சிறுமியை அழைத்து செல்கிறார்கள்", "time_now"),
+    ("ta", "சிறுவனை அறையில் பூட்டி வைத்திருக்கிறார்கள்", "locked"),
+    ("ta", "என்னை காப்பாற்றுங்கள் எனக்கு 13 வயது", "self_report"),
+    ("ta", "சிறுவர்கள் செங்கல் சூளையில் வேலை செய்கிறார்கள்", "cat.forced_labour"),
+    # Sinhala
+    ("si", "අද රෑ ළමයාව අරන් යනවා", "time_now"),
+    ("si", "ළමයාව කාමරයේ හිරකරලා", "locked"),
+    ("si", "මට උදව් කරන්න මට අවුරුදු 14", "self_report"),
+    ("si", "දැරියගේ විවාහය හෙට", "cat.child_marriage"),
+    # Telugu
+    ("te", "ఈ రాత్రి అమ్మాయిని తీసుకెళ్తున్నారు", "time_now"),
+    ("te", "పిల్లవాడిని గదిలో బంధించారు", "locked"),
+    ("te", "నన్ను కాపాడండి నాకు 13 ఏళ్ళు", "self_report"),
+    ("te", "పిల్లలు ఇటుక బట్టీలో పని చేస్తున్నారు", "cat.forced_labour"),
+    # Marathi
+    ("mr", "आज रात्री मुलीला घेऊन जाणार", "time_now"),
+    ("mr", "मुलाला खोलीत कोंडून ठेवले", "locked"),
+    ("mr", "मला वाचवा मी १४ वर्षांची आहे", "self_report"),
+    ("mr", "मुलं वीटभट्टीवर काम करतात", "cat.forced_labour"),
+    # Pashto
+    ("ps", "نن شپه نجلۍ بیايي", "time_now"),
+    ("ps", "ما وژغورئ زه 13 کلنه یم", "self_report"),
+    ("ps", "ماشومان په خښتو بټۍ کې کار کوي", "cat.forced_labour"),
+    # Dari
+    ("fa", "امشب دختر را می برند", "time_now"),
+    ("fa", "پسر را در اتاق قفل کرده اند", "locked"),
+    ("fa", "کمکم کنید من ۱۳ ساله هستم", "self_report"),
+    ("fa", "عروسی دختر ۱۲ ساله فردا است", "cat.child_marriage"),
+    # Dhivehi
+    ("dv", "މިރޭ ކުއްޖާ ގެންދަނީ", "time_now"),
+    ("dv", "ކުއްޖާ ކޮޓަރީގައި ތަޅުލައިފި", "locked"),
+    ("dv", "ކުއްޖާގެ ކައިވެނި މާދަމާ", "cat.child_marriage"),
+    # Dutch
+    ("nl", "ze nemen het meisje vanavond mee", "time_now"),
+    ("nl", "de jongen zit opgesloten in de kelder", "locked"),
+    ("nl", "help me ik ben 15", "self_report"),
+    ("nl", "niemand is in gevaar hoor", "negation"),
+]
+
+
+def _rules(result: Assessment) -> set[str]:
+    return {signal.rule for signal in result.signals}
+
+
+@pytest.mark.parametrize(("lang", "text", "rule"), FAMILY_CASES)
+def test_signal_family_fires(lang: str, text: str, rule: str) -> None:
+    result = assess(text)
+    assert rule in _rules(result), f"{lang}: {rule} not in {_rules(result)}"
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("A man is taking a 12 year old girl across the border tonight", Urgency.CRITICAL),
+        ("help me i am 14, the owner locked me in the kitchen", Urgency.CRITICAL),
+        ("The boy is bleeding from the head at the construction site", Urgency.CRITICAL),
+        ("Two girls of 13 work every day at the hotel and are not allowed out", Urgency.HIGH),
+        ("I am 15 and my employer does not pay me, please help me", Urgency.HIGH),
+        (
+            "Last year a broker took girls from our village, I heard he is recruiting",
+            Urgency.MEDIUM,
+        ),
+        (
+            "The neighbours are thinking of sending their 13 year old to a placement agency",
+            Urgency.MEDIUM,
+        ),
+        ("Nobody is in danger, how do I report anonymously?", Urgency.LOW),
+        ("We are making a film about child trafficking for school", Urgency.LOW),
+        ("hello", Urgency.LOW),
+        ("lol my kids kidnapped my phone again 😂 wrong chat", Urgency.LOW),
+        ("My sister is 26 and wants to work abroad, is the agency registered?", Urgency.LOW),
+        ("My cousin is 24, her employer took her passport and locks her in", Urgency.MEDIUM),
+    ],
+)
+def test_guide_hard_cases(text: str, level: Urgency) -> None:
+    assert assess(text).urgency is level
+
+
+def test_time_beats_thin_details() -> None:
+    assert assess("kid on the train right now with a stranger, pls").urgency is Urgency.CRITICAL
+
+
+def test_language_without_lexicon_still_gets_a_verdict() -> None:
+    result = assess("અમારા ગામમાં 😭 14 🆘")
+    assert result.language == "und"
+    assert result.urgency in set(Urgency)
+    assert {"distress", "plea"} <= _rules(result)
+
+
+def test_facts_are_read() -> None:
+    result = assess("a girl (14) at Howrah station, the train to Delhi leaves at 9:30 pm")
+    assert 14 in result.facts.ages
+    assert "station" in result.facts.transport
+    assert "train" in result.facts.transport
+    assert any("9:30" in time for time in result.facts.times)
+    assert "delhi" in result.facts.places
+
+
+def test_signals_quote_the_reporters_words() -> None:
+    result = assess("Abhee station pe LARKI ko le ja raha hai plzzz")
+    matched = {word for signal in result.signals for word in signal.matched}
+    assert {"abhee", "larki", "plzzz"} <= matched
+
+
+def test_lang_argument_sets_the_language() -> None:
+    assert assess("bachao", lang="ur-Latn").language == "ur-Latn"
+
+
+def test_conversation_is_one_report() -> None:
+    messages = ["hello?", "anyone there", "a man is taking 3 kids onto the bus, it leaves now"]
+    joined = assess_conversation(messages)
+    assert joined.urgency is Urgency.CRITICAL
+    assert assess(messages[0]).urgency is Urgency.LOW
+
+
+def test_assessment_to_dict_is_json_ready() -> None:
+    data = assess("brick kiln owner beats the children every day").to_dict()
+    assert set(data) == {"urgency", "score", "categories", "language", "signals", "facts"}
+    assert json.loads(json.dumps(data)) == data
+    assert set(data["facts"]) == {"ages", "places", "transport", "times"}
+    assert 0 <= data["score"] <= 100
+
+
+def test_records_are_frozen() -> None:
+    result = assess("test")
+    with pytest.raises(AttributeError):
+        result.score = 3  # type: ignore[misc]
+    assert Signal("plea", 8, ("pls",)).to_dict() == {
+        "rule": "plea",
+        "weight": 8,
+        "matched": ["pls"],
+    }
+
+
+def test_low_verdicts_carry_no_categories() -> None:
+    assert assess("saw a documentary about brick kilns, just curious").categories == ()
+
+
+@FAST
+@given(st.text())
+def test_folding_word_by_word_equals_folding_the_text(text: str) -> None:
+    readable = readable_form(text)
+    assert fold_words(split_words(readable)) == split_words(fold_variants(readable))

@@ -1,0 +1,106 @@
+"""Lexicon files: every one loads, terms are normalised, nothing duplicated."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from typing import Any
+
+import pytest
+import regex
+
+from triage.lexicon import (
+    COMMON,
+    RULES_FILE,
+    STEM_MARK,
+    LexiconError,
+    lexicon_files,
+    load_lexicons,
+    load_rules,
+    normalize_term,
+    parse_lexicon,
+)
+
+LANGUAGES = {
+    "en", "hi", "hi-Latn", "bn", "bn-Latn", "ne", "ne-Latn", "ur", "ur-Latn",
+    "ta", "si", "te", "mr", "ps", "fa", "dv", "nl",
+}  # fmt: skip
+
+
+def _raw(file: str) -> dict[str, Any]:
+    text = resources.files("triage").joinpath("lexicons", file).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def test_every_required_language_has_a_lexicon() -> None:
+    assert LANGUAGES | {COMMON} == set(load_lexicons())
+
+
+@pytest.mark.parametrize("file", lexicon_files())
+def test_lexicon_has_the_common_shape(file: str) -> None:
+    data = _raw(file)
+    assert set(data) <= {"meta", "terms", "patterns", "emoji"}
+    assert {"language", "name", "script"} <= set(data["meta"])
+    assert file == f"{data['meta']['language']}.toml"
+
+
+@pytest.mark.parametrize("file", lexicon_files())
+def test_terms_use_known_rules_and_have_no_duplicates(file: str) -> None:
+    rules = load_rules()
+    for rule, terms in _raw(file).get("terms", {}).items():
+        assert rule in rules, f"{file}: unknown rule {rule}"
+        normalized = [normalize_term(term) for term in terms]
+        duplicates = {t for t in normalized if normalized.count(t) > 1}
+        assert not duplicates, f"{file} [{rule}] duplicates after normalisation: {duplicates}"
+
+
+@pytest.mark.parametrize("file", lexicon_files())
+def test_loaded_terms_are_normalised(file: str) -> None:
+    lexicon = load_lexicons()[_raw(file)["meta"]["language"]]
+    terms = [*lexicon.words, *lexicon.phrase_stems]
+    terms += [t for table in lexicon.phrases.values() for t in table]
+    terms += [t for table in lexicon.stems.values() for t in table]
+    for term in terms:
+        assert normalize_term(term) == term
+        assert not term.endswith(STEM_MARK)
+
+
+@pytest.mark.parametrize("file", lexicon_files())
+def test_patterns_compile(file: str) -> None:
+    for entries in _raw(file).get("patterns", {}).values():
+        for pattern in entries:
+            regex.compile(pattern)
+
+
+def test_every_language_covers_the_core_signal_families() -> None:
+    core = {"time_now", "transit", "movement", "minor", "self_report", "plea", "negation"}
+    for language in LANGUAGES:
+        terms = _raw(f"{language}.toml")["terms"]
+        assert core <= set(terms), f"{language} lacks {core - set(terms)}"
+        assert any(rule.startswith("cat.") for rule in terms)
+
+
+def test_rules_have_weights_and_categories_are_the_guides() -> None:
+    categories = {rule.category for rule in load_rules().values() if rule.category}
+    assert len(categories) == 12
+    assert RULES_FILE.endswith(".toml")
+
+
+def test_unknown_rule_is_a_load_error_that_names_the_fix() -> None:
+    data = {"meta": {"language": "xx", "name": "X", "script": "Latn"}, "terms": {"nope": ["a"]}}
+    with pytest.raises(LexiconError, match="unknown rule 'nope'"):
+        parse_lexicon("xx.toml", data, load_rules())
+
+
+def test_bad_pattern_is_a_load_error() -> None:
+    data = {
+        "meta": {"language": "xx", "name": "X", "script": "Latn"},
+        "patterns": {"age": ["(unclosed"]},
+    }
+    with pytest.raises(LexiconError, match="does not compile"):
+        parse_lexicon("xx.toml", data, load_rules())
+
+
+def test_missing_meta_is_a_load_error_with_an_example() -> None:
+    with pytest.raises(LexiconError, match=r"\[meta\]"):
+        parse_lexicon("xx.toml", {"terms": {}}, load_rules())

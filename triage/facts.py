@@ -1,0 +1,128 @@
+"""Facts a responder needs first: the child's age, places, transport, times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+_MAX_AGE = 99
+# "8 to 11 years", "12 se 14 saal": short words may join the numbers of a range.
+_MAX_CONNECTOR_LENGTH = 3
+_TIME_RULES = ("time_now", "time_today", "time_present", "time_soon", "time_clock")
+
+
+class HitLike(Protocol):
+    """What facts need of a lexicon hit (``triage.engine.Hit``)."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def rules(self) -> tuple[str, ...]: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Concrete details read from a report."""
+
+    ages: tuple[int, ...] = ()
+    places: tuple[str, ...] = ()
+    transport: tuple[str, ...] = ()
+    times: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "ages": list(self.ages),
+            "places": list(self.places),
+            "transport": list(self.transport),
+            "times": list(self.times),
+        }
+
+
+def numbers_before(words: Sequence[str], index: int) -> list[int]:
+    """Numbers of a range ending just before ``words[index]`` ("8 to 11 years")."""
+    numbers: list[int] = []
+    position = index - 1
+    while position >= 0:
+        word = words[position]
+        if word.isdigit():
+            numbers.append(int(word))
+        elif not (numbers and len(word) <= _MAX_CONNECTOR_LENGTH):
+            break
+        position -= 1
+    return numbers
+
+
+def numbers_after(words: Sequence[str], index: int) -> list[int]:
+    """Numbers of a range starting just after ``words[index]`` ("aged 8-10")."""
+    numbers: list[int] = []
+    position = index + 1
+    while position < len(words):
+        word = words[position]
+        if word.isdigit():
+            numbers.append(int(word))
+        elif not (numbers and len(word) <= _MAX_CONNECTOR_LENGTH):
+            break
+        position += 1
+    return numbers
+
+
+def _ages(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> list[int]:
+    ages: list[int] = []
+    for hit in by_rule.get("age_unit", ()):
+        ages.extend(numbers_before(words, hit.start))
+    for hit in by_rule.get("age_prefix", ()):
+        ages.extend(numbers_after(words, hit.end - 1))
+    for hit in by_rule.get("age", ()):
+        ages.extend(int(part) for part in _digit_runs(hit.text))
+    return [age for age in ages if age <= _MAX_AGE]
+
+
+def _digit_runs(text: str) -> list[str]:
+    runs: list[str] = []
+    current = ""
+    for char in text:
+        if char.isdigit():
+            current += char
+        elif current:
+            runs.append(current)
+            current = ""
+    if current:
+        runs.append(current)
+    return runs
+
+
+def clock_times(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> list[str]:
+    """Clock hours read from a number before a clock word ("9 baje", "৯টায়")."""
+    times = []
+    for hit in by_rule.get("clock_unit", ()):
+        numbers = numbers_before(words, hit.start)
+        if numbers:
+            times.append(f"{numbers[-1]} {hit.text}")
+    return times
+
+
+def _texts(by_rule: Mapping[str, Sequence[HitLike]], rules: Iterable[str]) -> list[str]:
+    return [hit.text for rule in rules for hit in by_rule.get(rule, ())]
+
+
+def extract_facts(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> Facts:
+    """Ages, places, transport and time expressions from the hits of each rule.
+
+    ``words`` are the message's words, numbers included, at the hits' positions.
+    """
+    times = _texts(by_rule, _TIME_RULES) + clock_times(by_rule, words)
+    return Facts(
+        ages=tuple(sorted(set(_ages(by_rule, words)))),
+        places=tuple(dict.fromkeys(_texts(by_rule, ("place",)))),
+        transport=tuple(dict.fromkeys(_texts(by_rule, ("transit",)))),
+        times=tuple(dict.fromkeys(times)),
+    )
