@@ -7,6 +7,7 @@ adds a note. Every attempt on an existing case, refused or not, lands in its aud
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -35,7 +36,31 @@ MAX_NOTE_CHARS = 2000
 
 
 class RefusedError(Exception):
-    """The action does not apply to the case as it is; the message says why."""
+    """The action does not apply to the case as it is; ``code`` says why (see refusal_text)."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code, self.params = code, params
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        return refusal_text(gettext, self.code).format(**self.params)
+
+
+def urgency_label(_: Callable[[str], str], urgency: str) -> str:
+    labels = {"critical": _("CRITICAL"), "high": _("HIGH"), "medium": _("MEDIUM"), "low": _("LOW")}
+    return labels[urgency]
+
+
+def refusal_text(_: Callable[[str], str], code: str) -> str:
+    texts = {
+        "empty_note": _("the note is empty; write NOTE <ref> and your text"),
+        "closed": _("the case is {status}"),
+        "taken": _("{who} has already accepted it"),
+        "handover_owner": _("{who} accepted it; only they can pass it on"),
+        "not_alerted": _("the case is not being alerted (it waits for the daily digest)"),
+        "resolve_owner": _("{who} accepted it; they or a supervisor can resolve it"),
+    }
+    return texts[code]
 
 
 @dataclass(frozen=True)
@@ -94,15 +119,21 @@ def perform(
     try:
         case = _apply(runtime, responder, action, ref, note)
     except RefusedError as exc:
-        runtime.store.append_audit(ref, actor(responder), f"refused:{action}", str(exc))
-        return ActionResult(False, action, ref, _translate_refusal(responder, exc))
+        english = exc.text(lambda text: text)
+        runtime.store.append_audit(ref, actor(responder), f"refused:{action}", english)
+        reason = exc.text(_)
+        return ActionResult(
+            False, action, ref, _("That did not work: {reason}.").format(reason=reason)
+        )
     return ActionResult(True, action, ref, _done_reply(responder, action, ref), case)
 
 
-def _apply(runtime: Runtime, responder: Responder, action: Action, ref: str, note: str | None) -> Case:
+def _apply(
+    runtime: Runtime, responder: Responder, action: Action, ref: str, note: str | None
+) -> Case:
     if action == "note":
         if not note:
-            raise RefusedError("empty note")
+            raise RefusedError("empty_note")
         runtime.store.append_audit(ref, actor(responder), "note", note[:MAX_NOTE_CHARS])
         return runtime.store.require(ref)
     if action == "ack":
@@ -114,7 +145,7 @@ def _apply(runtime: Runtime, responder: Responder, action: Action, ref: str, not
 
 def _refuse_closed(case: Case) -> None:
     if not case.is_open:
-        raise RefusedError(f"case is {case.status.value}")
+        raise RefusedError("closed", status=case.status.value)
 
 
 def _stopped(state: EscalationState | None) -> EscalationState | None:
@@ -133,7 +164,7 @@ def _accept(runtime: Runtime, responder: Responder, ref: str) -> Case:
         if case.status == Status.ACKNOWLEDGED:
             if case.assignee == responder.id:
                 raise NoChangeError
-            raise RefusedError(f"already accepted by {case.assignee}")
+            raise RefusedError("taken", who=case.assignee)
         now = store.clock()
         audit = []
         if case.status == Status.TRIAGED:
@@ -160,9 +191,9 @@ def _pass(runtime: Runtime, responder: Responder, ref: str) -> Case:
     ) -> tuple[Case, EscalationState | None, list[AuditEntry], list[Assignment]]:
         _refuse_closed(case)
         if case.status == Status.ACKNOWLEDGED and case.assignee != responder.id:
-            raise RefusedError(f"accepted by {case.assignee}; only they can hand it over")
+            raise RefusedError("handover_owner", who=case.assignee)
         if state is None or state.phase not in ("active", "stopped"):
-            raise RefusedError("the case is not being alerted (queued for the digest)")
+            raise RefusedError("not_alerted")
         if responder.id in state.passed and case.assignee != responder.id:
             raise NoChangeError
         now = store.clock()
@@ -174,8 +205,14 @@ def _pass(runtime: Runtime, responder: Responder, ref: str) -> Case:
                 "handovers": state.handovers + 1,
                 # A case handed back after Accept escalates afresh from now.
                 **(
-                    {"id": new_escalation_id(), "phase": "active", "started_at": now,
-                     "next_step": 1, "next_due": None, "next_job": None}
+                    {
+                        "id": new_escalation_id(),
+                        "phase": "active",
+                        "started_at": now,
+                        "next_step": 1,
+                        "next_due": None,
+                        "next_job": None,
+                    }
                     if restart
                     else {}
                 ),
@@ -191,10 +228,18 @@ def _pass(runtime: Runtime, responder: Responder, ref: str) -> Case:
         return case.model_copy(update=update), new_state, audit, [record]
 
     def queue_hand_over(pipe: Pipeline, case: Case, state: EscalationState | None) -> None:
-        assert state is not None
+        if state is None:
+            return
         job_id = safe_job_id("handover", case.ref, state.id, state.handovers)
-        enqueue(store.redis, HAND_OVER, case.ref, state.id, state.handovers, job_id=job_id,
-                pipeline=pipe)
+        enqueue(
+            store.redis,
+            HAND_OVER,
+            case.ref,
+            state.id,
+            state.handovers,
+            job_id=job_id,
+            pipeline=pipe,
+        )
 
     case, _ = update_case(store, ref, change, queue_hand_over)
     return case
@@ -207,12 +252,15 @@ def _resolve(runtime: Runtime, responder: Responder, ref: str) -> Case:
         case: Case, state: EscalationState | None
     ) -> tuple[Case, EscalationState | None, list[AuditEntry], list[Assignment]]:
         _refuse_closed(case)
-        if case.status == Status.ACKNOWLEDGED and case.assignee != responder.id:
-            if not responder.supervisor:
-                raise RefusedError(f"accepted by {case.assignee}; they or a supervisor resolve it")
+        taken_by_other = case.status == Status.ACKNOWLEDGED and case.assignee != responder.id
+        if taken_by_other and not responder.supervisor:
+            raise RefusedError("resolve_owner", who=case.assignee)
         now = store.clock()
-        update = {"status": Status.RESOLVED, "resolved_at": now,
-                  "assignee": case.assignee or responder.id}
+        update = {
+            "status": Status.RESOLVED,
+            "resolved_at": now,
+            "assignee": case.assignee or responder.id,
+        }
         audit = [entry(store, actor(responder), "status:resolved", "resolved")]
         record = Assignment(responder=responder.id, at=now, outcome="resolved")
         return case.model_copy(update=update), _stopped(state), audit, [record]
@@ -230,8 +278,3 @@ def _done_reply(responder: Responder, action: Action, ref: str) -> str:
         "note": _("Note added to case {ref}."),
     }
     return replies[action].format(ref=ref)
-
-
-def _translate_refusal(responder: Responder, exc: RefusedError) -> str:
-    _ = translations("alerts", responder.language).gettext
-    return _("That did not work: {reason}.").format(reason=str(exc))

@@ -168,6 +168,10 @@ def worker(burst: bool, name: str | None) -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
     runtime = _runtime(settings)
+    if settings.responders_file is not None:
+        from bot.cli_responders import import_on_start
+
+        import_on_start(runtime, settings.responders_file)
     queue = get_queue(runtime.redis)
     stop_ticker = threading.Event()
 

@@ -515,9 +515,20 @@ def _friendly(error: Any) -> str:
     return message.replace("valid tuple", "valid list")
 
 
-def _cross_check(roster: RosterFile) -> list[tuple[tuple[int | str, ...], str]]:
+Issues = list[tuple[tuple[int | str, ...], str]]
+
+
+def _cross_check(roster: RosterFile) -> Issues:
     """Rules that span tables: unique ids, known members, known rotations, reachable people."""
-    issues: list[tuple[tuple[int | str, ...], str]] = []
+    issues = _responder_issues(roster) + _rotation_issues(roster) + _override_issues(roster)
+    names = [r.name for r in roster.rotations]
+    for urgency in ("critical", "high", "medium", "low"):
+        issues += _policy_issues(roster, urgency, names)
+    return issues
+
+
+def _responder_issues(roster: RosterFile) -> Issues:
+    issues: Issues = []
     ids = [r.id for r in roster.responders]
     for i, entry in enumerate(roster.responders):
         if ids.index(entry.id) != i:
@@ -526,10 +537,18 @@ def _cross_check(roster: RosterFile) -> list[tuple[tuple[int | str, ...], str]]:
             issues.append(
                 (("responders", i, "phone"), f"{entry.id!r} has no phone and no telegram_chat_id")
             )
+    return issues
+
+
+def _rotation_issues(roster: RosterFile) -> Issues:
+    issues: Issues = []
+    ids = [r.id for r in roster.responders]
     names = [r.name for r in roster.rotations]
     for i, rotation in enumerate(roster.rotations):
         if names.index(rotation.name) != i:
-            issues.append((("rotations", i, "name"), f"rotation {rotation.name!r} is defined twice"))
+            issues.append(
+                (("rotations", i, "name"), f"rotation {rotation.name!r} is defined twice")
+            )
         if rotation.name in (SUPERVISORS, EVERYONE_ON_CALL):
             issues.append((("rotations", i, "name"), f"{rotation.name!r} is a reserved word"))
         issues += [
@@ -537,6 +556,13 @@ def _cross_check(roster: RosterFile) -> list[tuple[tuple[int | str, ...], str]]:
             for m in rotation.members
             if m not in ids
         ]
+    return issues
+
+
+def _override_issues(roster: RosterFile) -> Issues:
+    issues: Issues = []
+    ids = [r.id for r in roster.responders]
+    names = [r.name for r in roster.rotations]
     for i, override in enumerate(roster.overrides):
         if override.rotation not in names:
             issues.append((("overrides", i, "rotation"), f"no rotation {override.rotation!r}"))
@@ -544,15 +570,11 @@ def _cross_check(roster: RosterFile) -> list[tuple[tuple[int | str, ...], str]]:
             issues.append((("overrides", i, "responder"), f"{override.responder!r} is unknown"))
         if override.end <= override.start:
             issues.append((("overrides", i, "end"), "end must be after start"))
-    for urgency in ("critical", "high", "medium", "low"):
-        issues += _policy_issues(roster, urgency, names)
     return issues
 
 
-def _policy_issues(
-    roster: RosterFile, urgency: str, names: Sequence[str]
-) -> list[tuple[tuple[int | str, ...], str]]:
-    issues: list[tuple[tuple[int | str, ...], str]] = []
+def _policy_issues(roster: RosterFile, urgency: str, names: Sequence[str]) -> Issues:
+    issues: Issues = []
     policy = roster.escalation.for_urgency(urgency)
     targets = (*names, SUPERVISORS, EVERYONE_ON_CALL)
     previous = timedelta(0)
@@ -623,7 +645,9 @@ def seal(roster: RosterFile, privacy: Privacy, now: datetime) -> Roster:
     )
 
 
-def store_roster(client: redis.Redis, privacy: Privacy, roster: RosterFile, now: datetime) -> Roster:
+def store_roster(
+    client: redis.Redis, privacy: Privacy, roster: RosterFile, now: datetime
+) -> Roster:
     """Replace the stored roster and both lookup indexes in one transaction."""
     sealed = seal(roster, privacy, now)
     phones = {_phone_index_key(privacy, e.phone): e.id for e in roster.responders if e.phone}
@@ -635,10 +659,10 @@ def store_roster(client: redis.Redis, privacy: Privacy, roster: RosterFile, now:
     with client.pipeline(transaction=True) as pipe:
         pipe.set(ROSTER_KEY, sealed.model_dump_json())
         pipe.delete(PHONE_INDEX, TELEGRAM_INDEX)
-        if phones:
-            pipe.hset(PHONE_INDEX, mapping=phones)
-        if chats:
-            pipe.hset(TELEGRAM_INDEX, mapping=chats)
+        for hashed, responder_id in phones.items():
+            pipe.hset(PHONE_INDEX, hashed, responder_id)
+        for hashed, responder_id in chats.items():
+            pipe.hset(TELEGRAM_INDEX, hashed, responder_id)
         pipe.execute()
     return sealed
 

@@ -19,7 +19,7 @@ from typing import Literal
 import regex
 
 from bot import metrics
-from bot.actions import callback_data
+from bot.actions import callback_data, urgency_label
 from bot.i18n import translations
 from bot.jobs import safe_job_id
 from bot.models import Assignment, AuditEntry, Case, Channel, Message
@@ -70,7 +70,12 @@ def _why(case: Case) -> str:
 
 def _facts(case: Case, lang: str) -> list[str]:
     _ = translations("alerts", lang).gettext
-    labels = {"ages": _("Age"), "places": _("Place"), "times": _("Time"), "transport": _("Transport")}
+    labels = {
+        "ages": _("Age"),
+        "places": _("Place"),
+        "times": _("Time"),
+        "transport": _("Transport"),
+    }
     lines = []
     for field, label in labels.items():
         values = case.facts.get(field) or []
@@ -89,7 +94,9 @@ def render_alert(
     lang = responder.language
     _ = translations("alerts", lang).gettext
     lines = [
-        _("Sajag case {ref}: {urgency}").format(ref=case.ref, urgency=_(case.urgency.upper())),
+        _("Sajag case {ref}: {urgency}").format(
+            ref=case.ref, urgency=urgency_label(_, case.urgency)
+        ),
         _("Categories: {categories}").format(categories=", ".join(case.categories) or "-"),
         _("Why: {signals}").format(signals=_why(case) or "-"),
         *_facts(case, lang),
@@ -108,12 +115,15 @@ def render_alert(
     if text:
         lines.append(_("Message: {text}").format(text=text))
     if case.media_count:
-        lines.append(_("{count} photo(s) or file(s) sent, not downloaded.").format(
-            count=case.media_count))
+        lines.append(
+            _("{count} photo(s) or file(s) sent, not downloaded.").format(count=case.media_count)
+        )
     if via == "sms":
         lines.append(
-            _("Reply ACK {ref} to accept, PASS {ref} if you can't take it, DONE {ref} when resolved.")
-            .format(ref=case.ref)
+            _(
+                "Reply ACK {ref} to accept, PASS {ref} if you can't take it, "
+                "DONE {ref} when resolved."
+            ).format(ref=case.ref)
         )
     return "\n".join(lines)
 
@@ -196,7 +206,9 @@ def send_one(
         )
         return "failed"
     if result.status == "sent":
-        rt.store.append_audit(case.ref, "routing", "alerted", f"{responder.id} by {via}, step {step}")
+        rt.store.append_audit(
+            case.ref, "routing", "alerted", f"{responder.id} by {via}, step {step}"
+        )
         record_first_alert(rt, case.ref)
     return "sent"
 
@@ -219,8 +231,10 @@ def _retry_later(
 ) -> DeliveryOutcome:
     if attempt + 1 >= MAX_SEND_ATTEMPTS:
         rt.store.append_audit(
-            case.ref, "routing", "alert_failed", f"{responder.id} by {via}: gave up after "
-            f"{MAX_SEND_ATTEMPTS} attempts ({exc})"
+            case.ref,
+            "routing",
+            "alert_failed",
+            f"{responder.id} by {via}: gave up after {MAX_SEND_ATTEMPTS} attempts ({exc})",
         )
         return "failed"
     backoff = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
@@ -228,7 +242,15 @@ def _retry_later(
     due = context.now(rt) + timedelta(seconds=wait)
     job_id = safe_job_id("sendalert", case.ref, responder.id, step, via, attempt + 1)
     context.schedule(
-        rt, due, SEND_ALERT, case.ref, responder.id, step, via, escalation_id, attempt + 1,
+        rt,
+        due,
+        SEND_ALERT,
+        case.ref,
+        responder.id,
+        step,
+        via,
+        escalation_id,
+        attempt + 1,
         job_id=job_id,
     )
     rt.store.append_audit(

@@ -24,29 +24,28 @@ SEND_RETRY = Retry(max=5, interval=[5, 15, 60, 180, 600])
 
 @dataclass
 class _Installed:
-    runtime: Runtime
-    pid: int
+    runtime: Runtime | None = None
+    pid: int = 0
 
 
-_current: _Installed | None = None
+# One context per process: set at start-up by tests, or built on first use in a worker.
+_installed = _Installed()
 
 
-def install(runtime: Runtime) -> None:
-    global _current  # noqa: PLW0603 - one context per process, set at start-up or by tests
-    _current = _Installed(runtime, os.getpid())
+def install(runtime: Runtime) -> Runtime:
+    _installed.runtime, _installed.pid = runtime, os.getpid()
+    return runtime
 
 
 def uninstall() -> None:
-    global _current  # noqa: PLW0603
-    _current = None
+    _installed.runtime, _installed.pid = None, 0
 
 
 def runtime() -> Runtime:
-    """This process's runtime, built on first use (a forked job builds its own)."""
-    if _current is None or _current.pid != os.getpid():
-        install(build_runtime(Settings()))
-    assert _current is not None
-    return _current.runtime
+    """This process's runtime (a forked job builds its own: connections do not cross forks)."""
+    if _installed.runtime is None or _installed.pid != os.getpid():
+        return install(build_runtime(Settings()))
+    return _installed.runtime
 
 
 def now(rt: Runtime) -> datetime:

@@ -88,7 +88,8 @@ def pick_responder(
 def step_recipients(
     roster: Roster, case: Case, state: EscalationState, index: int, at: datetime
 ) -> list[str]:
-    assert state.policy is not None
+    if state.policy is None:
+        return []
     step = state.policy.step(index)
     passed = set(state.passed)
     if index == 0 and roster.rotation(step.notify) is not None and case.assignee:
@@ -113,7 +114,8 @@ def escalation_job_id(ref: str, escalation_id: str, step: int, suffix: str = "")
 
 
 def due_at(state: EscalationState, index: int) -> datetime | None:
-    assert state.policy is not None and state.started_at is not None
+    if state.policy is None or state.started_at is None:
+        return None
     offset = state.policy.due_offset(index)
     return None if offset is None else state.started_at + offset
 
@@ -122,7 +124,8 @@ def alert_step(
     rt: Runtime, roster: Roster, case: Case, state: EscalationState, index: int, at: datetime
 ) -> list[str]:
     """Send step ``index``; a person no channel reaches is replaced by a supervisor."""
-    assert state.policy is not None
+    if state.policy is None:
+        return []
     via = state.policy.step(index).via
     reached = []
     for responder_id in step_recipients(roster, case, state, index, at):
@@ -182,7 +185,12 @@ def commit_progress(rt: Runtime, ref: str, escalation_id: str, index: int, sent:
     def schedule_next(pipe: Pipeline, _case: Case, state: EscalationState | None) -> None:
         if state is not None and state.next_due is not None and state.next_job:
             context.schedule(
-                rt, state.next_due, ESCALATE, ref, escalation_id, job_id=state.next_job,
+                rt,
+                state.next_due,
+                ESCALATE,
+                ref,
+                escalation_id,
+                job_id=state.next_job,
                 pipeline=pipe,
             )
 
@@ -210,8 +218,8 @@ def hand_over_case(rt: Runtime, ref: str, escalation_id: str, handover: int) -> 
         rt.store.append_audit(ref, "routing", "handover_failed", "everyone has passed")
         return "nobody left"
     case = assign(rt, ref, escalation_id, responder.id, f"hand-over {handover}: {reason}")
-    assert state.policy is not None
-    deliver(rt, case, responder, f"h{handover}", state.policy.step(0).via, escalation_id)
+    via = state.policy.step(0).via if state.policy else ("telegram", "sms")
+    deliver(rt, case, responder, f"h{handover}", via, escalation_id)
     run_due_steps(rt, ref, escalation_id)
     return f"handed over to {responder.id}"
 

@@ -13,7 +13,7 @@ from bot import keys
 from bot.i18n import translations
 from bot.models import OPEN_STATUSES, Case, Channel, Status
 from bot.outbound import Outgoing, PermanentSendError, TransientSendError
-from bot.responders import Responder, Roster, contact, load_roster, on_call_for_rotation
+from bot.responders import Responder, Roster, Via, contact, load_roster, on_call_for_rotation
 from bot.runtime import Runtime
 from workers import context
 
@@ -22,10 +22,11 @@ DIGEST_DONE = "sajag:maintenance:digest:{date}"
 DONE_TTL = timedelta(days=3)
 DIGEST_MAX_CASES = 40
 PRIMARY = "primary"
+MAX_CASES = 1_000_000
 
 
 def _all_cases(rt: Runtime) -> list[Case]:
-    refs = [r.decode() for r in rt.redis.zrange(keys.CASES_ALL, 0, -1)]
+    refs = rt.store.refs(newest_first=False, limit=MAX_CASES)
     raws = rt.redis.mget([keys.case(r) for r in refs]) if refs else []
     return [Case.model_validate_json(raw) for raw in raws if raw]
 
@@ -85,7 +86,7 @@ def send_digest(rt: Runtime, roster: Roster, now: datetime, date_key: str) -> in
     low_count = sum(1 for c in open_cases if c.urgency == "low")
     sent = 0
     for responder in digest_recipients(roster, now):
-        via = "telegram" if responder.has_telegram else "sms"
+        via: Via = "telegram" if responder.has_telegram else "sms"
         address = contact(rt.privacy, responder, via)
         if address is None:
             continue

@@ -66,7 +66,9 @@ def _wait_for_responders(rt: Runtime, ref: str) -> str:
             raise NoChangeError
         new = EscalationState(id=new_escalation_id(), urgency=case.urgency, phase="waiting")
         audit = entry(
-            store, "routing", "not_routed",
+            store,
+            "routing",
+            "not_routed",
             "no responders imported: run 'sajag responders import FILE'; "
             "the reconciler routes this case within a minute of the import",
         )
@@ -97,9 +99,7 @@ def _queue_without_alert(rt: Runtime, roster: Roster, ref: str) -> str:
     return "queued"
 
 
-def _start_escalation(
-    rt: Runtime, roster: Roster, ref: str
-) -> tuple[Case, EscalationState | None]:
+def _start_escalation(rt: Runtime, roster: Roster, ref: str) -> tuple[Case, EscalationState | None]:
     store = rt.store
     policy_for = roster.escalation.for_urgency
 
@@ -160,7 +160,8 @@ def job_is_live(rt: Runtime, job_id: str | None, now: datetime) -> bool:
     if status == JobStatus.QUEUED:
         return rt.redis.lpos(queue.key, job_id) is not None
     if status == JobStatus.SCHEDULED:
-        return rt.redis.zscore(ScheduledJobRegistry(queue=queue).key, job_id) is not None
+        registry = ScheduledJobRegistry(queue=queue)  # type: ignore[no-untyped-call]
+        return rt.redis.zscore(registry.key, job_id) is not None
     if status == JobStatus.STARTED:
         started = job.started_at
         if started is None:

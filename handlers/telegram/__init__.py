@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import regex
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.redis import RedisStorage
@@ -46,6 +44,7 @@ from handlers.telegram.middlewares import (
     reporter_of,
 )
 from handlers.telegram.reporter import build_group_router, build_reporter_router, send_flood_notice
+from handlers.telegram.responder import build_responder_router
 from handlers.telegram.retry import RetryRequests
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,9 @@ I18N_DOMAIN = "telegram"
 _SECRET_TOKEN = regex.compile(r"^[A-Za-z0-9_-]{1,256}$")
 SWEEP_SECONDS = 30.0
 STARTUP_RETRY_MAX_SECONDS = 60.0
-RESPONDER_MODULE = "handlers.telegram.responder"
+# The app's Bot and Dispatcher, for code that must call Telegram itself (e.g. copy_media_to).
+TELEGRAM_BOT = web.AppKey("telegram_bot", Bot)
+TELEGRAM_DISPATCHER = web.AppKey("telegram_dispatcher", Dispatcher)
 
 
 class TelegramSetupError(RuntimeError):
@@ -75,15 +76,6 @@ def build_bot(settings: Settings) -> Bot:
 
 def build_i18n() -> I18n:
     return I18n(path=LOCALES_DIR, default_locale="en", domain=I18N_DOMAIN)
-
-
-def responder_router(runtime: Runtime) -> Router | None:
-    """The responders' router (owned by the routing work), when that module is installed."""
-    if importlib.util.find_spec(RESPONDER_MODULE) is None:
-        return None
-    module = importlib.import_module(RESPONDER_MODULE)
-    router: Router = module.build_responder_router(runtime)
-    return router
 
 
 def build_dispatcher(runtime: Runtime) -> Dispatcher:
@@ -118,10 +110,10 @@ def build_dispatcher(runtime: Runtime) -> Dispatcher:
     dispatcher.workflow_data.update(
         runtime=runtime, trail=trail, journal=journal, telegram_redis=client
     )
-    responders = responder_router(runtime)
-    if responders is not None:
-        dispatcher.include_router(responders)
-    dispatcher.include_routers(build_reporter_router(), build_group_router())
+    # Responders first: a registered responder's chat never reaches the reporter flow.
+    dispatcher.include_routers(
+        build_responder_router(runtime), build_reporter_router(), build_group_router()
+    )
     return dispatcher
 
 
@@ -148,7 +140,8 @@ def webhook_secret(settings: Settings) -> str:
     if not _SECRET_TOKEN.match(value):
         raise TelegramSetupError(
             "SAJAG_TELEGRAM_MODE=webhook needs SAJAG_TELEGRAM_WEBHOOK_SECRET: 1-256 characters "
-            "from A-Z a-z 0-9 _ - (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            "from A-Z a-z 0-9 _ -; make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return value
 
@@ -162,6 +155,8 @@ def setup(app: web.Application, runtime: Runtime) -> None:
     bot = build_bot(settings)
     dispatcher = build_dispatcher(runtime)
     attach_session_middlewares(bot, dispatcher, runtime)
+    app[TELEGRAM_BOT] = bot
+    app[TELEGRAM_DISPATCHER] = dispatcher
     if secret is not None:
         # Foreground handling: Telegram gets 200 only once the update is handled, and re-sends
         # it on a 5xx; aiogram's default (background) would acknowledge before handling.
@@ -231,7 +226,7 @@ async def until_done(attempt: Callable[[], Awaitable[None]]) -> None:
         try:
             await attempt()
             return
-        except Exception as exc:  # noqa: BLE001 - any failure here is retried, never fatal
+        except Exception as exc:
             log.error("telegram start-up failed (%s); retrying in %.0fs", type(exc).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, STARTUP_RETRY_MAX_SECONDS)

@@ -22,6 +22,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.dispatcher.middlewares.base import BaseMiddleware
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.fsm.storage.base import KeyBuilder, StorageKey
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import Chat, Message, TelegramObject, Update, User
@@ -50,11 +51,24 @@ CHAT_TRAIL_TTL_SECONDS = 47 * 3600
 FLOOD_LIMIT_PER_MINUTE = 20
 
 
+_SHARED_CONNECTION_KWARGS = (
+    "host",
+    "port",
+    "db",
+    "username",
+    "password",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "client_name",
+)
+
+
 def async_redis(runtime: Runtime) -> aioredis.Redis:
     """An asyncio client on the same server and database as ``runtime.redis``."""
-    kwargs = dict(runtime.redis.connection_pool.connection_kwargs)
-    for sync_only in ("retry", "redis_connect_func"):
-        kwargs.pop(sync_only, None)
+    sync = runtime.redis.connection_pool.connection_kwargs
+    kwargs = {k: sync[k] for k in _SHARED_CONNECTION_KWARGS if sync.get(k) is not None}
+    if "path" in sync:  # a unix socket
+        kwargs["unix_socket_path"] = sync["path"]
     return aioredis.Redis(**kwargs)
 
 
@@ -69,9 +83,7 @@ class PseudonymKeyBuilder(KeyBuilder):
     def __init__(self, privacy: Privacy) -> None:
         self.privacy = privacy
 
-    def build(
-        self, key: StorageKey, part: Literal["data", "state", "lock"] | None = None
-    ) -> str:
+    def build(self, key: StorageKey, part: Literal["data", "state", "lock"] | None = None) -> str:
         parts = [keys.FSM_PREFIX, reporter_of(self.privacy, key.chat_id)]
         if key.user_id != key.chat_id:
             parts.append(reporter_of(self.privacy, key.user_id))
@@ -114,7 +126,9 @@ class UpdateJournal:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys.update_done(update_id), "1", ex=UPDATE_TTL_SECONDS)
             pipe.delete(
-                keys.update(update_id), keys.update_claim(update_id), keys.update_attempts(update_id)
+                keys.update(update_id),
+                keys.update_claim(update_id),
+                keys.update_attempts(update_id),
             )
             pipe.zrem(keys.UPDATES_PENDING, str(update_id))
             await pipe.execute()
@@ -141,7 +155,7 @@ class UpdateJournal:
     async def pending(self, older_than: float = 0.0) -> list[int]:
         cutoff = time.time() - older_than
         raw = await self.redis.zrangebyscore(keys.UPDATES_PENDING, "-inf", cutoff)
-        return [int(r) for r in raw]
+        return [int(r.decode() if isinstance(r, bytes) else str(r)) for r in raw]
 
     async def load(self, update_id: int) -> str | None:
         token = await self.redis.get(keys.update(update_id))
@@ -170,6 +184,10 @@ class JournalMiddleware(BaseMiddleware):
             return UNHANDLED
         try:
             result = await handler(event, data)
+        except TelegramForbiddenError:
+            # Blocked by the user (recorded by RetryRequests): a retry cannot reach them.
+            await self.journal.finish(event.update_id)
+            return UNHANDLED
         except Exception:
             await self.journal.failed(event.update_id)
             raise
@@ -287,9 +305,12 @@ class TrailRequests(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         response = await make_request(bot, method)
-        result = response.result
+        # Typed as Response, but aiogram's session hands back the method's result itself.
+        result: object = getattr(response, "result", response)
         if isinstance(result, Message) and result.chat.type == "private":
-            await self.trail.remember(reporter_of(self.trail.privacy, result.chat.id), result.message_id)
+            await self.trail.remember(
+                reporter_of(self.trail.privacy, result.chat.id), result.message_id
+            )
         elif method.__api_method__ == "copyMessage":
             chat_id = getattr(method, "chat_id", None)
             message_id = getattr(result, "message_id", None)

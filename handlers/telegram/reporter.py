@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from aiogram import Bot, F, Router
+from aiogram.enums import ContentType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -46,7 +47,12 @@ QUESTIONS = ("where", "when", "age", "present")
 # Button answers are stored in English: responders may read another language than the reporter.
 ANSWER_FOR_CASE: dict[str, dict[str, str]] = {
     "when": {"today": "today", "week": "this week", "earlier": "earlier"},
-    "age": {"under10": "under 10", "10to14": "10 to 14", "15to17": "15 to 17", "unsure": "not sure"},
+    "age": {
+        "under10": "under 10",
+        "10to14": "10 to 14",
+        "15to17": "15 to 17",
+        "unsure": "not sure",
+    },
     "present": {"yes": "yes, there now", "no": "no", "unsure": "not sure"},
 }
 FIELD_LABEL_FOR_CASE = {
@@ -240,9 +246,7 @@ async def submit(
 
 
 async def open_ref(runtime: Runtime, reporter: str) -> str | None:
-    ref = await asyncio.to_thread(
-        runtime.store.conversation_ref, Channel.TELEGRAM.value, reporter
-    )
+    ref = await asyncio.to_thread(runtime.store.conversation_ref, Channel.TELEGRAM.value, reporter)
     if ref is None:
         return None
     case = await asyncio.to_thread(runtime.store.get, ref)
@@ -347,8 +351,10 @@ async def on_status(
             text = _("You have no reports yet. Write what you saw and I will save it.")
         else:
             text = ngettext(
-                "You have {count} report: {refs}. Send /status with a reference, e.g. /status {ref}.",
-                "You have {count} reports: {refs}. Send /status with a reference, e.g. /status {ref}.",
+                "You have {count} report: {refs}. "
+                "Send /status with a reference, e.g. /status {ref}.",
+                "You have {count} reports: {refs}. "
+                "Send /status with a reference, e.g. /status {ref}.",
                 len(mine),
             ).format(
                 count=number(len(mine)),
@@ -409,7 +415,9 @@ async def on_language_chosen(
     await state.update_data(lang=code)
     with i18n.use_locale(code):
         has_case = await open_ref(runtime, reporter) is not None
-        follow = _("Language saved.") if has_case else _("Language saved. Now tell me what happened.")
+        follow = (
+            _("Language saved.") if has_case else _("Language saved. Now tell me what happened.")
+        )
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.edit_text(
@@ -506,12 +514,14 @@ async def on_location(
         await close_question(bot, message.chat.id, state, "where", _("Area saved"))
         await ask_next(message, state, runtime, "where")
         return
-    intake = await submit(runtime, user_id(message), f"{FIELD_LABEL_FOR_CASE['where']}: {area}", mid)
+    intake = await submit(
+        runtime, user_id(message), f"{FIELD_LABEL_FOR_CASE['where']}: {area}", mid
+    )
     await acknowledge_joined(message, intake, state)
 
 
 async def on_media(message: Message, runtime: Runtime, reporter: str, state: FSMContext) -> None:
-    kind = str(message.content_type)
+    kind = ContentType(message.content_type).value
     intake = await submit(
         runtime,
         user_id(message),
@@ -662,7 +672,6 @@ def build_group_router() -> Router:
     router.message.filter(F.chat.type.in_({"group", "supergroup"}))
     router.message.register(on_group_message, Command("start", "help"))
     return router
-
 
 
 async def send_flood_notice(message: Message, i18n: I18n, locale: str) -> None:

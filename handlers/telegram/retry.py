@@ -70,7 +70,10 @@ class RetryRequests(BaseRequestMiddleware):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
-                if attempt >= self.policy.max_attempts or exc.retry_after > self.policy.max_retry_after:
+                if (
+                    attempt >= self.policy.max_attempts
+                    or exc.retry_after > self.policy.max_retry_after
+                ):
                     raise
                 log.warning("telegram %s: flood control, waiting %ss", name, exc.retry_after)
                 await sleep_at_least(exc.retry_after)

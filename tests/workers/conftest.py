@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,9 @@ REPORTER = "+919800012345"
 CRITICAL_TEXT = "a 14 year old girl is being taken to Delhi by bus tonight, help"
 
 
+_MESSAGE_IDS = itertools.count(1)
+
+
 @dataclass
 class Clock:
     now: datetime
@@ -39,13 +43,8 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture
-def rt(runtime: Runtime, clock: Clock) -> Iterator[Runtime]:
+def use_runtime(runtime: Runtime, clock: Clock) -> Iterator[Runtime]:
+    """Give the runtime the test clock and make it the jobs' context."""
     runtime.store.clock = clock
     runtime.outbound.clock = clock
     context.install(runtime)
@@ -53,9 +52,23 @@ def rt(runtime: Runtime, clock: Clock) -> Iterator[Runtime]:
     context.uninstall()
 
 
+def import_example(rt: Runtime, clock: Clock) -> Roster:
+    return store_roster(rt.redis, rt.privacy, parse_roster(EXAMPLE.read_text()), clock())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def rt(runtime: Runtime, clock: Clock) -> Iterator[Runtime]:
+    yield from use_runtime(runtime, clock)
+
+
 @pytest.fixture
 def roster(rt: Runtime, clock: Clock) -> Roster:
-    return store_roster(rt.redis, rt.privacy, parse_roster(EXAMPLE.read_text()), clock())
+    return import_example(rt, clock)
 
 
 def submit(
@@ -71,7 +84,7 @@ def submit(
         channel=channel,
         address=address,
         text=text,
-        message_id=message_id or f"m-{rt.store.clock().timestamp()}-{text[:8]}",
+        message_id=message_id or f"m-{next(_MESSAGE_IDS)}",
         received_at=rt.store.clock(),
         language=language,
         country="IN",
