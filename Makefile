@@ -25,15 +25,15 @@ venv: $(STAMP) ## Create .venv and install the project with its test and lint ex
 compile-locales: $(STAMP)
 	@for d in $(DOMAINS); do \
 	  if ls locales/*/LC_MESSAGES/$$d.po >/dev/null 2>&1; then \
-	    $(BIN)/pybabel compile -q -d locales -D $$d || exit 1; \
+	    $(BIN)/pybabel -q compile -d locales -D $$d || exit 1; \
 	  fi; \
 	done
 
 locales: $(STAMP) ## Extract, update and compile the gettext catalogs (Babel)
 	@for d in $(DOMAINS); do \
-	  $(BIN)/pybabel extract -q -F locales/babel-$$d.cfg -k _ -k gettext -k ngettext:1,2 -k lazy_gettext \
-	    --no-location --sort-output -o locales/$$d.pot . || exit 1; \
-	  $(BIN)/pybabel update -q -D $$d -i locales/$$d.pot -d locales --no-fuzzy-matching || exit 1; \
+	  $(BIN)/pybabel -q extract -F locales/babel-$$d.cfg -k _ -k gettext -k ngettext:1,2 -k lazy_gettext \
+	    -k __ -k ngettext --no-location --sort-output -w 200 -o locales/$$d.pot . || exit 1; \
+	  $(BIN)/pybabel -q update -D $$d -i locales/$$d.pot -d locales --no-fuzzy-matching -w 200 || exit 1; \
 	done
 	@$(MAKE) --no-print-directory compile-locales
 
