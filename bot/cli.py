@@ -80,6 +80,12 @@ def run() -> None:
             check_eviction_policy(client)
         except RedisSetupError as exc:
             raise click.ClickException(str(exc)) from exc
+        if embedded is not None:
+            from bot.jobs import recover_abandoned_jobs  # noqa: PLC0415
+
+            recovered = recover_abandoned_jobs(client)
+            if recovered:
+                log.warning("retrying %d job(s) the previous run left unfinished", recovered)
         modes = channel_modes(settings)
         click.echo(
             f"Sajag on http://{settings.host}:{settings.port}  "

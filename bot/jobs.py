@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -95,3 +96,17 @@ def offer_periodic(connection: redis.Redis, now_ts: float) -> list[str]:
             )
             enqueued.append(func)
     return enqueued
+
+
+def recover_abandoned_jobs(connection: redis.Redis) -> int:
+    """Retry every job a dead worker left in the started registry; returns how many.
+
+    Only safe when no worker can be alive, as when ``sajag run`` has just started its own
+    Redis: the workers of the previous run died with it. RQ would otherwise wait for the
+    jobs' heartbeats to expire (minutes) and a maintenance pass.
+    """
+    registry = get_queue(connection).started_job_registry
+    abandoned = len(registry.get_job_ids(cleanup=False))
+    if abandoned:
+        registry.cleanup(timestamp=time.time() + 10**9)
+    return abandoned
