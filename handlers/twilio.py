@@ -153,6 +153,10 @@ class Conversation:
             media_count=self.inbound.media_count,
             media_types=self.inbound.media_types,
         )
+        if intake.case.language and intake.case.message_count > 1:
+            # A short follow-up ("Patna junction") says little about its language: keep
+            # answering in the language the conversation started in.
+            _ = self.gettext(intake.case.language)
         return self.report_reply(_, intake.case, intake.event == "created" or intake.duplicate)
 
     def report_reply(self, _: Callable[[str], str], case: Case, first: bool) -> str:

@@ -313,3 +313,9 @@ async def test_status_callbacks_keep_the_furthest_state(phone: Phone, runtime: R
         {"MessageSid": sid, "MessageStatus": "failed"}, path="/sms/twilio/status", signature="x"
     )
     assert forged.status == 403
+
+
+async def test_a_short_follow_up_keeps_the_conversations_language(phone: Phone) -> None:
+    await phone.text("ek ladki ko abhi station pe train mein le ja rahe hain, 12 saal ki hai")
+    _, reply = await phone.text("Patna junction")
+    assert "jod diya" in reply, reply
