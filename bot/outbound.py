@@ -135,6 +135,8 @@ class Outbound:
             state = raw.decode() if isinstance(raw, bytes) else ""
             if state.startswith("sent"):
                 return SendResult("duplicate", transport.name, state.partition(":")[2] or None)
+            if state == "failed":
+                raise PermanentSendError(f"send {message.key} was already refused by the provider")
             started = float(state.partition(":")[2] or 0)
             if now - started < SENDING_STALE_SECONDS:
                 raise TransientSendError(
