@@ -146,7 +146,7 @@ def start_sajag(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         SAJAG_LOG_LEVEL="WARNING",
         SAJAG_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
         env=env,
         start_new_session=True,
@@ -170,7 +170,7 @@ def run(burst_n: int, steady_n: int, rate: float) -> str:
         data_dir = Path(tmp) / "data"
         sajag_port, bare_port = free_port(), free_port()
         sajag = start_sajag(data_dir, sajag_port)
-        bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)])  # noqa: S603
+        bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port)])
         try:
             wait_http(f"http://127.0.0.1:{sajag_port}/healthz")
             wait_http(f"http://127.0.0.1:{bare_port}/")
@@ -193,7 +193,7 @@ def run(burst_n: int, steady_n: int, rate: float) -> str:
     ]
     for name, b, stored, s in rows:
         lines.append(
-            f"| {name} | {b.errors} | {stored if stored is not None else '-'} | {b.seconds:.2f} s | "
+            f"| {name} | {b.errors} | {'-' if stored is None else stored} | {b.seconds:.2f} s | "
             f"{s.errors} | {s.pct(0.50):.1f} ms | {s.pct(0.99):.1f} ms | "
             f"{statistics.fmean(s.latencies) * 1000:.1f} ms |"
         )

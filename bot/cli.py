@@ -81,7 +81,7 @@ def run() -> None:
         except RedisSetupError as exc:
             raise click.ClickException(str(exc)) from exc
         if embedded is not None:
-            from bot.jobs import recover_abandoned_jobs  # noqa: PLC0415
+            from bot.jobs import recover_abandoned_jobs
 
             recovered = recover_abandoned_jobs(client)
             if recovered:

@@ -20,13 +20,15 @@ def sandbox() -> None:
 
 
 @sandbox.command("sms")
-@click.option("--from", "sender", required=True, help="The reporter's number, E.164 (e.g. +919800000001).")
+@click.option("--from", "sender", required=True, help="Reporter's number, E.164.")
 @click.option("--to", "to", default="+15005550006", show_default=True, help="The helpline number.")
-@click.option("--sid", default=None, help="MessageSid (default: a new random one; reuse one to test retries).")
+@click.option("--sid", default=None, help="MessageSid (default: random).")
 @click.option("--whatsapp", is_flag=True, help="Send as a WhatsApp message (From=whatsapp:+…).")
 @click.option("--url", default=None, help="Webhook URL (default: SAJAG_PUBLIC_URL + /sms/twilio).")
 @click.argument("text")
-def sandbox_sms(sender: str, to: str, sid: str | None, whatsapp: bool, url: str | None, text: str) -> None:
+def sandbox_sms(
+    sender: str, to: str, sid: str | None, whatsapp: bool, url: str | None, text: str
+) -> None:
     """Post TEXT to /sms/twilio as an SMS from --from, and print the reply."""
     settings = Settings()
     target = url or settings.base_url + "/sms/twilio"

@@ -57,9 +57,7 @@ def join_within(parts: list[str], segments: int = MAX_SEGMENTS) -> str:
     kept: list[str] = []
     for part in parts:
         candidate = " ".join([*kept, part])
-        if fits(candidate, segments):
-            kept.append(part)
-        elif not kept:
+        if fits(candidate, segments) or not kept:
             kept.append(part)
     return " ".join(kept)
 

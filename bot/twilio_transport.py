@@ -45,7 +45,8 @@ class TwilioTransport:
             settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
         ):
             raise ValueError(
-                "Twilio needs SAJAG_TWILIO_ACCOUNT_SID, SAJAG_TWILIO_AUTH_TOKEN and SAJAG_TWILIO_FROM"
+                "Twilio needs SAJAG_TWILIO_ACCOUNT_SID, SAJAG_TWILIO_AUTH_TOKEN "
+                "and SAJAG_TWILIO_FROM"
             )
         http_client = (
             RebasedHttpClient(settings.twilio_api_base)
@@ -82,7 +83,7 @@ class TwilioTransport:
 
 
 def classify(exc: TwilioRestException, message: Outgoing) -> Exception:
-    """429 and 5xx may succeed later; other 4xx (21211 invalid number, 21610 opted out) never will."""
+    """429 and 5xx may succeed later; other 4xx (21211 bad number, 21610 opted out) never."""
     detail = (
         f"Twilio {exc.status} (code {exc.code}) for {message.kind} {message.key} to {message.label}"
     )

@@ -60,7 +60,10 @@ class Inbound:
 def twiml(text: str | None) -> str:
     if not text:
         return '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-    return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text)}</Message></Response>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Message>{escape(text)}</Message></Response>"
+    )
 
 
 def twiml_response(text: str | None, status: int = 200) -> web.Response:
@@ -189,7 +192,8 @@ class Conversation:
         self.runtime.store.forget_address(self.inbound.channel.value, self.reporter)
         self.runtime.store.set_pref(self.reporter, "opted_out", "1")
         return _(
-            "You will get no more messages from Sajag and your number was erased. Text START to return."
+            "You will get no more messages from Sajag and your number was erased. "
+            "Text START to return."
         )
 
     def start(self, _command: sms.Command) -> str:
@@ -202,7 +206,8 @@ class Conversation:
         return sms.join_within(
             [
                 _(
-                    "Sajag: anonymous help for children at risk. Text what you saw: where, when, age."
+                    "Sajag: anonymous help for children at risk. "
+                    "Text what you saw: where, when, age."
                 ),
                 _("Emergency: {numbers}.").format(numbers=self.numbers()),
                 "STATUS, LANG, STOP, DELETE",

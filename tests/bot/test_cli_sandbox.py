@@ -22,7 +22,8 @@ async def test_sandbox_sms_posts_a_signed_webhook_and_prints_the_reply(
         url = str(server.make_url("/sms/twilio"))
         monkeypatch.setenv("SAJAG_PUBLIC_URL", url.removesuffix("/sms/twilio"))
         runtime.settings.public_url = url.removesuffix("/sms/twilio")
-        args = ["sandbox", "sms", "--from", "+919800000001", "a girl is locked in the lodge right now"]
+        report = "a girl is locked in the lodge right now"
+        args = ["sandbox", "sms", "--from", "+919800000001", report]
         result = await asyncio.to_thread(CliRunner().invoke, main, args)
         assert result.exit_code == 0, result.output
         (case,) = runtime.store.list_cases()
@@ -37,7 +38,16 @@ async def test_sandbox_sms_posts_a_signed_webhook_and_prints_the_reply(
 
 def test_sandbox_sms_says_what_to_do_when_nothing_listens() -> None:
     result = CliRunner().invoke(
-        main, ["sandbox", "sms", "--from", "+919800000001", "--url", "http://127.0.0.1:9/sms/twilio", "hi"]
+        main,
+        [
+            "sandbox",
+            "sms",
+            "--from",
+            "+91980000001",
+            "--url",
+            "http://127.0.0.1:9/sms/twilio",
+            "hi",
+        ],
     )
     assert result.exit_code != 0
     assert "sajag run" in result.output

@@ -190,7 +190,7 @@ def assert_number_nowhere(client: redis.Redis, number: str) -> None:
 
 
 async def test_status_and_help_and_language_keywords(phone: Phone, runtime: Runtime) -> None:
-    _, reply = await phone.text("a girl of 15 is kept at the spa on Park street and cannot leave")
+    await phone.text("a girl of 15 is kept at the spa on Park street and cannot leave")
     (case,) = runtime.store.list_cases()
     _, status_reply = await phone.text(f"status {case.ref.replace('-', '').lower()}")
     assert case.ref in status_reply and "waiting for a responder" in status_reply
