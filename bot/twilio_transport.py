@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 TWILIO_API = "https://api.twilio.com"
 
 
-class RebasedHttpClient(TwilioHttpClient):
+class RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """A TwilioHttpClient that sends ``https://api.twilio.com/...`` to ``base`` instead."""
 
     def __init__(self, base: str, timeout: float = 15.0) -> None:

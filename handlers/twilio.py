@@ -290,11 +290,12 @@ def record_status(client: redis.Redis, sid: str, status: str, error_code: str | 
         current in rank and status in rank and rank[status] <= rank[current]
     ):
         return current or status
-    mapping = {"status": status}
-    if error_code:
-        mapping["error_code"] = error_code
-    client.hset(key, mapping=mapping)
-    client.expire(key, REPLY_TTL_SECONDS)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(key, "status", status)
+        if error_code:
+            pipe.hset(key, "error_code", error_code)
+        pipe.expire(key, REPLY_TTL_SECONDS)
+        pipe.execute()
     return status
 
 
