@@ -164,9 +164,15 @@ def web() -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
 @click.option("--name", default=None, help="Worker name (default: host and pid).")
-def worker(burst: bool, name: str | None) -> None:
+@click.option(
+    "--fork/--no-fork",
+    default=False,
+    show_default=True,
+    help="Run each job in a forked child (isolation) instead of in the worker process (speed).",
+)
+def worker(burst: bool, name: str | None, fork: bool) -> None:
     """Run an RQ worker with the scheduler (start several, on several machines, to scale out)."""
-    from rq import Worker
+    from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
     from bot.jobs import get_queue, offer_periodic
@@ -192,7 +198,11 @@ def worker(burst: bool, name: str | None) -> None:
         threading.Thread(target=tick, name="sajag-periodic", daemon=True).start()
     try:
         while True:
-            rq_worker = Worker(
+            # Jobs take milliseconds; a fork per job caps a worker at a few dozen jobs/s
+            # on a small machine (bench/routing.py), so jobs run in-process by default.
+            # A worker killed mid-job is covered by the reconciler and job retries.
+            worker_class = Worker if fork else SimpleWorker
+            rq_worker = worker_class(
                 [queue],
                 connection=runtime.redis,
                 serializer=JSONSerializer,

@@ -165,9 +165,11 @@ def deliver(
             outcomes.append(send_one(rt, case, responder, step, channel, escalation_id, 0))
             if outcomes[-1] != "failed":
                 break
-    if "sent" in outcomes:
-        return "sent"
-    return "pending" if "pending" in outcomes else "failed"
+    if "sent" not in outcomes:
+        return "pending" if "pending" in outcomes else "failed"
+    if case.first_alert_at is None:
+        record_first_alert(rt, case.ref)
+    return "sent"
 
 
 def send_one(
@@ -209,7 +211,6 @@ def send_one(
         rt.store.append_audit(
             case.ref, "routing", "alerted", f"{responder.id} by {via}, step {step}"
         )
-        record_first_alert(rt, case.ref)
     return "sent"
 
 
@@ -291,7 +292,10 @@ def retry_send(
     responder = roster.responder(responder_id)
     if responder is None:
         return None
-    return send_one(rt, case, responder, step, via, escalation_id, attempt)
+    outcome = send_one(rt, case, responder, step, via, escalation_id, attempt)
+    if outcome == "sent" and case.first_alert_at is None:
+        record_first_alert(rt, case.ref)
+    return outcome
 
 
 def send_alert(

@@ -171,20 +171,31 @@ async def lifecycle(
     dispatcher: Dispatcher, bot: Bot, settings: Settings, secret: str | None
 ) -> AsyncIterator[None]:
     """Start in the background (a Telegram outage must not stop SMS intake); stop cleanly."""
-    task = asyncio.create_task(run(dispatcher, bot, settings, secret), name="telegram")
+    stopping = asyncio.Event()
+    task = asyncio.create_task(run(dispatcher, bot, settings, secret, stopping), name="telegram")
     try:
         yield
     finally:
+        stopping.set()
         with contextlib.suppress(RuntimeError):  # polling was not running
             await dispatcher.stop_polling()
-        task.cancel()
+        # Cancel until done: a library may swallow one CancelledError mid-request.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await bot.session.close()
         await dispatcher.storage.close()
 
 
-async def run(dispatcher: Dispatcher, bot: Bot, settings: Settings, secret: str | None) -> None:
+async def run(
+    dispatcher: Dispatcher,
+    bot: Bot,
+    settings: Settings,
+    secret: str | None,
+    stopping: asyncio.Event,
+) -> None:
     journal: UpdateJournal = dispatcher["journal"]
     await journal.release_claims(await journal.pending())
     replayed = await replay_pending(dispatcher, bot, journal)
@@ -193,12 +204,14 @@ async def run(dispatcher: Dispatcher, bot: Bot, settings: Settings, secret: str 
     sweeper = asyncio.create_task(sweep(dispatcher, bot, journal), name="telegram-sweep")
     try:
         await until_done(lambda: connect(dispatcher, bot, settings, secret))
+        if stopping.is_set():
+            return
         if secret is None:
             await dispatcher.start_polling(
                 bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False
             )
         else:
-            await asyncio.Event().wait()
+            await stopping.wait()
     finally:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -3,6 +3,8 @@ stand-in: the alert's buttons, Accept, /mycases, /case, /note; strangers fall th
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,12 @@ ASHA_CHAT = 510000001
 TEXT = "a 14 year old girl is being taken to Delhi by bus tonight, help"
 
 
-def routed_case(runtime: Runtime) -> str:
+async def routed_case(runtime: Runtime) -> str:
+    """Route in a thread: the transport's sync send must not block the stand-in's loop."""
+    return await asyncio.to_thread(_routed_case, runtime)
+
+
+def _routed_case(runtime: Runtime) -> str:
     roster = parse_roster(EXAMPLE.read_text())
     store_roster(runtime.redis, runtime.privacy, roster, runtime.store.clock())
     case = runtime.intake.submit(
@@ -33,7 +40,7 @@ def routed_case(runtime: Runtime) -> str:
 async def test_alert_buttons_and_accept(
     tg_runtime: Runtime, client: TestClient[Any, Any], standin: BotAPIStandIn
 ) -> None:
-    ref = routed_case(tg_runtime)
+    ref = await routed_case(tg_runtime)
     asha = Reporter(client, standin, user_id=ASHA_CHAT)
     alert = next(
         c for c in standin.of("sendMessage") if c.params["chat_id"] in (ASHA_CHAT, str(ASHA_CHAT))
@@ -41,8 +48,6 @@ async def test_alert_buttons_and_accept(
     assert ref in alert.params["text"]
     keyboard = alert.params["reply_markup"]
     if isinstance(keyboard, str):
-        import json
-
         keyboard = json.loads(keyboard)
     data = [b["callback_data"] for row in keyboard["inline_keyboard"] for b in row]
     assert data == [f"sj:ack:{ref}", f"sj:pass:{ref}", f"sj:done:{ref}"]
@@ -65,7 +70,7 @@ async def test_alert_buttons_and_accept(
 async def test_strangers_buttons_do_nothing(
     tg_runtime: Runtime, client: TestClient[Any, Any], standin: BotAPIStandIn
 ) -> None:
-    ref = routed_case(tg_runtime)
+    ref = await routed_case(tg_runtime)
     stranger = Reporter(client, standin, user_id=777_000_111)
     assert await stranger.post(stranger.callback_update(f"sj:ack:{ref}", 1)) == 200
     assert tg_runtime.store.require(ref).status == Status.ASSIGNED

@@ -88,6 +88,10 @@ async def test_an_update_left_unfinished_by_a_crash_is_replayed_at_start(
 
     async with TestClient(TestServer(create_app(tg_runtime))):
         calls = await standin.wait_for("sendMessage", 2)
+        for _ in range(200):  # the journal entry goes once the handler has returned
+            if redis_client.zcard(keys.UPDATES_PENDING) == 0:
+                break
+            await asyncio.sleep(0.01)
     assert "saved as case" in calls[0].text
     assert len(tg_runtime.store.refs()) == 1
     assert redis_client.zcard(keys.UPDATES_PENDING) == 0
