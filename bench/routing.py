@@ -3,7 +3,8 @@
 Real Redis (embedded, AOF ``always``), real ``sajag worker`` processes (RQ workers with
 the scheduler; ``--compare-fork`` adds forking ones), the example roster. Cases are fed
 through the intake service at a fixed rate; latency is from the report's receipt to its
-first alert in the outbox. A bare RQ no-op job's throughput on the same workers is measured alongside.
+first alert in the outbox. A bare RQ no-op job's throughput on the same workers is
+measured alongside.
 
 Run ``python -m bench.routing [--cases 1000] [--rate 50] [--workers 2]``; prints markdown.
 Loopback only; every process it starts is stopped at the end.
