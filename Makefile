@@ -32,7 +32,7 @@ compile-locales: $(STAMP)
 locales: $(STAMP) ## Extract, update and compile the gettext catalogs (Babel)
 	@for d in $(DOMAINS); do \
 	  $(BIN)/pybabel -q extract -F locales/babel-$$d.cfg -k _ -k gettext -k ngettext:1,2 -k lazy_gettext \
-	    -k __ -k ngettext --no-location --sort-output -w 200 -o locales/$$d.pot . || exit 1; \
+	    -k __ --no-location --sort-output -w 200 -o locales/$$d.pot . || exit 1; \
 	  $(BIN)/pybabel -q update -D $$d -i locales/$$d.pot -d locales --no-fuzzy-matching -w 200 || exit 1; \
 	done
 	@$(MAKE) --no-print-directory compile-locales

@@ -43,6 +43,7 @@ from handlers.telegram.middlewares import (
     replay_pending,
     reporter_of,
 )
+from handlers.telegram.polling import pause, poll, unless_stopped
 from handlers.telegram.reporter import build_group_router, build_reporter_router, send_flood_notice
 from handlers.telegram.responder import build_responder_router
 from handlers.telegram.retry import RetryRequests
@@ -55,6 +56,8 @@ I18N_DOMAIN = "telegram"
 _SECRET_TOKEN = regex.compile(r"^[A-Za-z0-9_-]{1,256}$")
 SWEEP_SECONDS = 30.0
 STARTUP_RETRY_MAX_SECONDS = 60.0
+# How long shutdown waits for the update in hand to be handled before cancelling it.
+SHUTDOWN_GRACE_SECONDS = 10.0
 # The app's Bot and Dispatcher, for code that must call Telegram itself (e.g. copy_media_to).
 TELEGRAM_BOT = web.AppKey("telegram_bot", Bot)
 TELEGRAM_DISPATCHER = web.AppKey("telegram_dispatcher", Dispatcher)
@@ -170,16 +173,17 @@ def setup(app: web.Application, runtime: Runtime) -> None:
 async def lifecycle(
     dispatcher: Dispatcher, bot: Bot, settings: Settings, secret: str | None
 ) -> AsyncIterator[None]:
-    """Start in the background (a Telegram outage must not stop SMS intake); stop cleanly."""
+    """Start in the background (a Telegram outage must not stop SMS intake); stop cleanly:
+    the update in hand is finished, then the session and storage are closed."""
     stopping = asyncio.Event()
     task = asyncio.create_task(run(dispatcher, bot, settings, secret, stopping), name="telegram")
     try:
         yield
     finally:
         stopping.set()
-        with contextlib.suppress(RuntimeError):  # polling was not running
-            await dispatcher.stop_polling()
-        # Cancel until done: a library may swallow one CancelledError mid-request.
+        await asyncio.wait({task}, timeout=SHUTDOWN_GRACE_SECONDS)
+        # Cancel until done: on Python 3.11 a cancellation can be lost mid-request
+        # (see handlers/telegram/polling.py).
         while not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=1.0)
@@ -201,21 +205,20 @@ async def run(
     replayed = await replay_pending(dispatcher, bot, journal)
     if replayed:
         log.info("replayed %d telegram update(s) left unfinished by the last run", replayed)
-    sweeper = asyncio.create_task(sweep(dispatcher, bot, journal), name="telegram-sweep")
+    sweeper = asyncio.create_task(sweep(dispatcher, bot, journal, stopping), name="tg-sweep")
     try:
-        await until_done(lambda: connect(dispatcher, bot, settings, secret))
-        if stopping.is_set():
+        connected, _ = await unless_stopped(
+            until_done(lambda: connect(dispatcher, bot, settings, secret)), stopping
+        )
+        if not connected:
             return
         if secret is None:
-            await dispatcher.start_polling(
-                bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False
-            )
+            await poll(dispatcher, bot, stopping)
         else:
             await stopping.wait()
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        stopping.set()
+        await sweeper
 
 
 async def connect(dispatcher: Dispatcher, bot: Bot, settings: Settings, secret: str | None) -> None:
@@ -245,10 +248,14 @@ async def until_done(attempt: Callable[[], Awaitable[None]]) -> None:
             delay = min(delay * 2, STARTUP_RETRY_MAX_SECONDS)
 
 
-async def sweep(dispatcher: Dispatcher, bot: Bot, journal: UpdateJournal) -> None:
+async def sweep(
+    dispatcher: Dispatcher, bot: Bot, journal: UpdateJournal, stopping: asyncio.Event
+) -> None:
     """Re-feed updates whose handling failed or whose handler died (claim expired)."""
-    while True:
-        await asyncio.sleep(SWEEP_SECONDS)
+    while not stopping.is_set():
+        await pause(SWEEP_SECONDS, stopping)
+        if stopping.is_set():
+            return
         try:
             await replay_pending(dispatcher, bot, journal, older_than=CLAIM_SECONDS)
         except Exception:
