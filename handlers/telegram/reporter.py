@@ -254,16 +254,21 @@ async def open_ref(runtime: Runtime, reporter: str) -> str | None:
 
 
 # ---------------------------------------------------------------- conversation steps
-async def welcome(message: Message, runtime: Runtime, i18n: I18n) -> None:
+async def welcome(message: Message, state: FSMContext, runtime: Runtime, i18n: I18n) -> None:
     await message.answer(
         safety_note(runtime) + "\n\n" + _("Choose your language:"),
         reply_markup=picker_keyboard(i18n),
     )
+    await state.update_data(welcomed=True)
 
 
-async def case_created(message: Message, intake: Intake, state: FSMContext) -> None:
+async def case_created(
+    message: Message, intake: Intake, state: FSMContext, runtime: Runtime, i18n: I18n
+) -> None:
+    """Reference first; then, if this chat never had it, the safety note and language
+    picker (the report came before any /start); then the first question."""
     ref = intake.case.ref
-    await state.update_data(lang=intake.case.language or current_locale())
+    await state.update_data(ref=ref, lang=intake.case.language or current_locale())
     await message.answer(
         _(
             "Thank you. Your report is saved as case {ref}.\n"
@@ -271,6 +276,8 @@ async def case_created(message: Message, intake: Intake, state: FSMContext) -> N
         ).format(ref=isolate(ref)),
         reply_markup=leave_keyboard(),
     )
+    if not (await state.get_data()).get("welcomed"):
+        await welcome(message, state, runtime, i18n)
     await ask(message, state, QUESTIONS[0])
 
 
@@ -320,7 +327,7 @@ async def record_answer(
 # ---------------------------------------------------------------- handlers: commands
 async def on_start(message: Message, state: FSMContext, runtime: Runtime, i18n: I18n) -> None:
     await state.set_state(None)
-    await welcome(message, runtime, i18n)
+    await welcome(message, state, runtime, i18n)
 
 
 async def on_help(message: Message, runtime: Runtime) -> None:
@@ -502,7 +509,7 @@ async def on_typed_answer(
 
 
 async def on_location(
-    message: Message, bot: Bot, runtime: Runtime, reporter: str, state: FSMContext
+    message: Message, bot: Bot, runtime: Runtime, reporter: str, state: FSMContext, i18n: I18n
 ) -> None:
     location = message.location
     if location is None:
@@ -517,10 +524,12 @@ async def on_location(
     intake = await submit(
         runtime, user_id(message), f"{FIELD_LABEL_FOR_CASE['where']}: {area}", mid
     )
-    await acknowledge_joined(message, intake, state)
+    await acknowledge_joined(message, intake, state, runtime, i18n)
 
 
-async def on_media(message: Message, runtime: Runtime, reporter: str, state: FSMContext) -> None:
+async def on_media(
+    message: Message, runtime: Runtime, reporter: str, state: FSMContext, i18n: I18n
+) -> None:
     kind = ContentType(message.content_type).value
     intake = await submit(
         runtime,
@@ -530,7 +539,7 @@ async def on_media(message: Message, runtime: Runtime, reporter: str, state: FSM
         media_types=(kind,),
     )
     if intake.event == "created":
-        await case_created(message, intake, state)
+        await case_created(message, intake, state, runtime, i18n)
         return
     count = intake.case.media_count
     await message.answer(
@@ -549,14 +558,10 @@ async def on_text(
 ) -> None:
     text = message.text or ""
     if await open_ref(runtime, reporter) is None and not is_substantive(text):
-        await welcome(message, runtime, i18n)
+        await welcome(message, state, runtime, i18n)
         return
     intake = await submit(runtime, user_id(message), text, intake_id(reporter, message.message_id))
-    await state.update_data(ref=intake.case.ref)
-    if intake.event == "created":
-        await case_created(message, intake, state)
-        return
-    await acknowledge_joined(message, intake, state)
+    await acknowledge_joined(message, intake, state, runtime, i18n)
 
 
 async def on_other_content(message: Message) -> None:
@@ -565,10 +570,12 @@ async def on_other_content(message: Message) -> None:
     )
 
 
-async def acknowledge_joined(message: Message, intake: Intake, state: FSMContext) -> None:
+async def acknowledge_joined(
+    message: Message, intake: Intake, state: FSMContext, runtime: Runtime, i18n: I18n
+) -> None:
     await state.update_data(ref=intake.case.ref)
     if intake.event == "created":
-        await case_created(message, intake, state)
+        await case_created(message, intake, state, runtime, i18n)
         return
     await message.answer(_("Added to case {ref}.").format(ref=isolate(intake.case.ref)))
 

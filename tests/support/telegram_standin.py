@@ -93,6 +93,7 @@ class BotAPIStandIn:
         self.required = required_fields(self.schema_path)
         self._by_lower = {name.lower(): name for name in self.methods}
         self._failures: dict[str, deque[Failure]] = {}
+        self._delays: dict[str, float] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_arrived = asyncio.Event()
         self._message_ids = itertools.count(5000)
@@ -127,6 +128,10 @@ class BotAPIStandIn:
         queue = self._failures.setdefault(method, deque())
         for _ in range(times):
             queue.append(Failure(status, description, retry_after))
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """Answer every later call of ``method`` only after ``seconds`` (a slow network)."""
+        self._delays[method] = seconds
 
     def push_update(self, update: dict[str, Any]) -> None:
         self._updates.append(update)
@@ -183,6 +188,8 @@ class BotAPIStandIn:
         if unknown or missing:
             self.violations.append(f"{name}: unknown {sorted(unknown)}, missing {sorted(missing)}")
             return _error(400, f"Bad Request: parameters {sorted(unknown | missing)}")
+        if name in self._delays:
+            await asyncio.sleep(self._delays[name])
         failures = self._failures.get(name)
         if failures:
             failure = failures.popleft()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from rq import Queue
 
 from bot.jobs import QUEUE_NAME
-from bot.models import Channel
+from bot.models import URGENCY_RANK, Channel
 from bot.runtime import Runtime
+from handlers.telegram.middlewares import reporter_of
 from tests.handlers.telegram.conftest import Reporter
 from tests.support.telegram_standin import BotAPIStandIn
+from triage import assess_conversation
 
 NATIVE_NAMES = ("हिन्दी", "বাংলা", "नेपाली", "اردو", "தமிழ்", "සිංහල", "English")
 
@@ -74,7 +78,14 @@ async def test_whole_conversation(
         assert standin.of("answerCallbackQuery")
         assert standin.of("editMessageText")[-1].params["message_id"] == welcome.message_id
 
-    created, where = await reporter.say(c["report"])
+    replies = await reporter.say(c["report"])
+    created, where = replies[0], replies[-1]
+    if c["pick"] is None:
+        # A report before any /start: the safety note and picker come after the reference.
+        first_contact = replies[1]
+        assert all(name in first_contact.buttons() for name in NATIVE_NAMES)
+        assert "1098" in first_contact.text
+    assert len(replies) == (3 if c["pick"] is None else 2)
     assert c["case_reply"] in created.text
     ref = next(
         w.strip(".।,")
@@ -104,6 +115,13 @@ async def test_whole_conversation(
     assert f"Where: {c['place']}" in texts
     assert "When: today" in texts and "Child's age: 10 to 14" in texts
     assert "Child there now: yes, there now" in texts
+    # The stored triage is the engine's verdict on the whole stored conversation.
+    picked = tg_runtime.store.get_pref(reporter_of(tg_runtime.privacy, reporter.user_id), "lang")
+    verdict = json.loads(json.dumps(assess_conversation(texts, lang=picked).to_dict()))
+    assert case.facts == verdict["facts"]
+    assert set(verdict["categories"]) <= set(case.categories)
+    assert URGENCY_RANK[case.urgency] <= URGENCY_RANK[verdict["urgency"]]  # never lowered
+    assert case.score >= verdict["score"]
     jobs = Queue(QUEUE_NAME, connection=tg_runtime.redis).job_ids
     assert any(j.startswith(f"route_{ref.replace('-', '')}") or ref in j for j in jobs), jobs
     for text in standin.texts():

@@ -43,17 +43,17 @@ async def test_leave_deletes_every_message_and_the_state(
 
 
 async def test_exit_command_clears_the_chat_too(reporter: Reporter, standin: BotAPIStandIn) -> None:
-    created, where = await reporter.say(REPORT)
+    created, first_contact, where = await reporter.say(REPORT)
     await reporter.say("/exit")
     deleted = {mid for _, mid in standin.deleted}
-    assert {created.message_id, where.message_id} <= deleted
+    assert {created.message_id, first_contact.message_id, where.message_id} <= deleted
     assert reporter.sent_ids[-1] in deleted  # the /exit message itself
 
 
 async def test_delete_erases_after_confirmation(
     reporter: Reporter, standin: BotAPIStandIn, tg_runtime: Runtime
 ) -> None:
-    created, _ = await reporter.say(REPORT)
+    created, *_ = await reporter.say(REPORT)
     ref = case_ref(created.text)
     (confirm,) = await reporter.say("/delete")
     assert tg_runtime.store.messages(ref)[0].text == REPORT  # nothing erased before "yes"
@@ -74,7 +74,7 @@ async def test_status_shows_own_cases_only(
     standin: BotAPIStandIn,
     client: TestClient[Any, Any],
 ) -> None:
-    created, _ = await reporter.say(REPORT)
+    created, *_ = await reporter.say(REPORT)
     ref = case_ref(created.text)
     (status,) = await reporter.say(f"/status {ref.lower().replace('-', '')}")
     assert status.text == f"Case {ref}: received; a responder will be assigned soon."
@@ -147,7 +147,7 @@ async def test_media_is_recorded_not_downloaded_and_copied_to_a_responder(
     photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
     await reporter.post(reporter.message_update(photo=photo, caption="the van they used"))
     photo_message_id = reporter.sent_ids[-1]
-    created = standin.of("sendMessage")[-2]
+    created = standin.of("sendMessage")[-3]
     ref = case_ref(created.text)
     voice = {"file_id": "v1", "file_unique_id": "u2", "duration": 4}
     await reporter.post(reporter.message_update(voice=voice))
