@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
+from math import fsum
 
 from triage.lexicon import COMMON, Lexicon, load_lexicons, tokenize
 from triage.normalize import normalize
@@ -55,11 +56,22 @@ def script_counts(normalized: str) -> dict[str, int]:
     return dict(Counter(filter(None, map(_SCRIPT_OF.get, [w[0] for w in normalized.split()]))))
 
 
+def script_of(word: str) -> str | None:
+    """ISO 15924 script of a (casefolded) word's first character, if a lexicon script."""
+    return _SCRIPT_OF.get(word[0])
+
+
 def scripts_in(normalized: str) -> tuple[str, ...]:
     """Scripts of a message, the dominant first; minor scripts under 15 % dropped."""
-    counts = script_counts(normalized)
+    return ranked_scripts(script_counts(normalized))
+
+
+def ranked_scripts(counts: Mapping[str, int]) -> tuple[str, ...]:
+    """Scripts by their word counts, the dominant first; those under 15 % dropped."""
     if not counts:
         return ()
+    if len(counts) == 1:
+        return tuple(counts)
     total = sum(counts.values())
     ranked = sorted(counts, key=lambda script: -counts[script])
     return tuple(s for s in ranked if counts[s] >= _MIN_SCRIPT_SHARE * total or s == ranked[0])
@@ -106,13 +118,14 @@ def likely_languages(script: str, tokens: Iterable[str]) -> tuple[str, ...]:
 def _rank_languages(script: str, found: frozenset[str]) -> tuple[str, ...]:
     """Languages of ``script`` the text may be in, the most likely first.
 
-    Each lexicon votes with the marker words found. Languages with at least a
+    Each lexicon votes with the marker words found (summed exactly, so a tie
+    does not depend on the hash order of the set). Languages with at least a
     third of the winner's votes stay in, so Urdu and Hindi written alike are
     both read; with no votes at all every language of the script is read (the
     script's default language first).
     """
     votes = [
-        (sum(weights[marker] for marker in found.intersection(weights)), language)
+        (fsum(weights[marker] for marker in found.intersection(weights)), language)
         for language, weights in _marker_weights(script)
     ]
     if not votes:

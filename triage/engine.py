@@ -7,14 +7,17 @@ two levels fit the higher one wins.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
+from itertools import chain, compress
+from operator import attrgetter, or_
 from typing import Any, NamedTuple
 
-from triage.detect import UNDETERMINED, likely_languages, scripts_in
-from triage.facts import Facts, clock_times, extract_facts
+from triage.detect import UNDETERMINED, likely_languages, ranked_scripts, script_of
+from triage.facts import TIME_RULES, Facts, clock_times, extract_facts
 from triage.lexicon import (
     COMMON,
     NUMBER,
@@ -36,8 +39,7 @@ class Urgency(StrEnum):
     LOW = "low"
 
 
-@dataclass(frozen=True)
-class Signal:
+class Signal(NamedTuple):
     """A rule that fired, its weight and the words of the text that matched it."""
 
     rule: str
@@ -98,6 +100,7 @@ class Matcher:
     phrases_by_head: Mapping[str, PhraseTables]
     phrase_stems_by_head: Mapping[str, PhraseStems]
     phrase_openings: frozenset[str]
+    phrase_heads: frozenset[str]
     phrase_stem_heads: frozenset[str]
     stem_heads: Mapping[str, tuple[int, ...]]
     stem_rules: Mapping[str, Rules]
@@ -174,6 +177,7 @@ def matcher_for(languages: tuple[str, ...]) -> Matcher:
             for term in table
         ),
         phrase_stem_heads=frozenset(phrase_stems_by_head),
+        phrase_heads=frozenset(phrases_by_head) | frozenset(phrase_stems_by_head),
         stem_heads={
             head: tuple(sorted(lengths, reverse=True)) for head, lengths in stem_heads.items()
         },
@@ -244,30 +248,55 @@ def find_hits(
     loop runs for every word of every message, hence the local names.
     """
     hits: list[Hit] = []
-    openings, stem_heads = matcher.phrase_openings, matcher.phrase_stem_heads
-    known = matcher.word_cache
-    start, count = 0, len(tokens)
-    while start < count:
-        token = tokens[start]
-        opening = f"{token} {tokens[start + 1]}" if start + 1 < count else token
-        if opening in openings or token in stem_heads:
-            size, found = _longest_phrase(matcher, tokens, start)
-        else:
-            size, found = 0, []
-        if not size:
-            cached = known.get(token)
-            found = _word_rules(matcher, token) if cached is None else cached
-            size = 1 if found else 0
-        if size:
-            words = " ".join(shown[start : start + size])
-            hits.extend([Hit(start, start + size, rules, words) for rules in found])
-            start += size
-        else:
-            start += 1
+    add = hits.append
+    count = len(tokens)
+    found_at = _rules_at(matcher, tokens)
+    heads = list(map(matcher.phrase_heads.__contains__, tokens))
+    covered = 0
+    # Walk only the words that hit a rule or may open a phrase: most words of
+    # a report do neither.
+    for start in compress(range(count), map(or_, heads, map(bool, found_at))):
+        if start < covered:
+            continue
+        if heads[start]:
+            size, found = _phrase_at(matcher, tokens, start)
+            if size:
+                words = " ".join(shown[start : start + size])
+                covered = start + size
+                for rules in found:
+                    add(_new_hit(Hit, (start, covered, rules, words)))
+                continue
+        words = shown[start]
+        for rules in found_at[start]:
+            add(_new_hit(Hit, (start, start + 1, rules, words)))
     if not text.isascii():
         for char in matcher.emoji.keys() & set(text):
-            hits.append(Hit(-1, -1, matcher.emoji[char], char))
+            add(Hit(-1, -1, matcher.emoji[char], char))
     return hits
+
+
+def _rules_at(matcher: Matcher, tokens: Sequence[str]) -> list[list[Rules]]:
+    """Each word's own rules, looked up at C speed in the memo, filled in when unseen."""
+    cached = list(map(matcher.word_cache.get, tokens))
+    if None not in cached:
+        return cached  # type: ignore[return-value]
+    return [
+        _word_rules(matcher, token) if found is None else found
+        for token, found in zip(tokens, cached, strict=True)
+    ]
+
+
+def _phrase_at(matcher: Matcher, tokens: Sequence[str], start: int) -> tuple[int, list[Rules]]:
+    """The longest phrase at ``start`` if its first two words open one, else ``(0, [])``."""
+    token = tokens[start]
+    opening = f"{token} {tokens[start + 1]}" if start + 1 < len(tokens) else token
+    if opening in matcher.phrase_openings or token in matcher.phrase_stem_heads:
+        return _longest_phrase(matcher, tokens, start)
+    return 0, []
+
+
+# Building a Hit through tuple.__new__ skips the Python-level NamedTuple constructor.
+_new_hit = tuple.__new__
 
 
 def pattern_hits(lexicons: Iterable[Lexicon], text: str) -> list[Hit]:
@@ -283,7 +312,7 @@ def pattern_hits(lexicons: Iterable[Lexicon], text: str) -> list[Hit]:
     return hits
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Evidence:
     """What the rules found in one report, ready for the decision."""
 
@@ -315,28 +344,39 @@ def _scoring() -> tuple[dict[str, int], dict[str, str]]:
     return weights, categories
 
 
+_FACT_RULES = frozenset(
+    {"age", "age_unit", "age_prefix", "clock_unit", "place", "transit", "self_report", *TIME_RULES}
+)
+_NO_FACTS = Facts()
+
+
 def gather_evidence(hits: Iterable[Hit], words: Sequence[str]) -> Evidence:
     """Group hits by rule, read the facts, derive the age signals."""
     by_rule: dict[str, list[Hit]] = {}
     for hit in hits:
-        for rule in hit.rules:
-            by_rule.setdefault(rule, []).append(hit)
+        for rule in hit[2]:
+            found = by_rule.get(rule)
+            if found is None:
+                by_rule[rule] = [hit]
+            else:
+                found.append(hit)
     matched = {
-        rule: list(dict.fromkeys(hit.text for hit in found)) for rule, found in by_rule.items()
+        rule: list(dict.fromkeys([hit[3] for hit in found])) for rule, found in by_rule.items()
     }
-    facts = extract_facts(by_rule, words)
-    minor_ages = tuple(str(age) for age in facts.ages if age < ADULT_AGE)
-    adult_ages = tuple(str(age) for age in facts.ages if age >= ADULT_AGE)
-    if minor_ages:
-        matched.setdefault("minor_age", []).extend(minor_ages)
-    elif adult_ages:
-        matched.setdefault("adult_age", []).extend(adult_ages)
-    clock = clock_times(by_rule, words)
-    if clock:
-        matched.setdefault("time_clock", []).extend(clock)
+    facts = _NO_FACTS if _FACT_RULES.isdisjoint(by_rule) else extract_facts(by_rule, words)
+    if facts.ages:
+        minor_ages = [str(age) for age in facts.ages if age < ADULT_AGE]
+        if minor_ages:
+            matched.setdefault("minor_age", []).extend(minor_ages)
+        else:
+            matched.setdefault("adult_age", []).extend(str(age) for age in facts.ages)
+    if "clock_unit" in by_rule:
+        clock = clock_times(by_rule, words)
+        if clock:
+            matched.setdefault("time_clock", []).extend(clock)
     weights, category_of = _scoring()
-    fired = {rule: weights[rule] for rule in matched.keys() & weights.keys()}
-    categories = tuple(sorted({category_of[rule] for rule in fired.keys() & category_of.keys()}))
+    fired = {rule: weights[rule] for rule in matched if rule in weights}
+    categories = tuple(sorted({category_of[rule] for rule in fired if rule in category_of}))
     return Evidence(
         fired=fired,
         matched={rule: tuple(words_) for rule, words_ in matched.items() if rule in fired},
@@ -389,45 +429,89 @@ DISMISSIVE = (
 ADULT = ("adult", "adult_age")
 
 
+_CHILD = frozenset(CHILD)
+_CONCRETE = frozenset(CONCRETE)
+_MOVING = frozenset(MOVING)
+_DISMISSIVE = frozenset(DISMISSIVE)
+_ADULT = frozenset(ADULT)
+_ACUTE = frozenset(ACUTE)
+_SERIOUS = frozenset((*ACUTE, "confinement", "exploitation", "violence"))
+_SCHEDULED = frozenset(SCHEDULED_EVENTS)
+_HAPPENING = frozenset(HAPPENING_EVENTS)
+_NOT_NOW = frozenset(("time_past", "ongoing", "hearsay", "plan"))
+_SETTLED = frozenset(("plan", "time_soon"))
+_ONGOING_HARM = frozenset(ONGOING_HARM)
+# What makes a rumour a report: a known child, a time, a place or a first-hand account.
+_ANCHORS = frozenset(
+    ("minor_age", "self_report", "time_now", "time_today", "time_clock", "missing", "ongoing")
+)
+_SELF_ACUTE = frozenset(("handover", "abduction"))
+
+
 def decide_urgency(evidence: Evidence) -> Urgency:
-    """The GUIDE's levels as a decision over signal families."""
+    """The GUIDE's levels as a decision over signal families.
+
+    ``fired.isdisjoint(FAMILY)`` is "no rule of the family fired"; written out
+    rather than through :meth:`Evidence.has`, as this runs for every report.
+    """
     e = evidence
-    child = e.has(*CHILD)
-    heard_now = e.has("distress") and e.has("time_now")
-    concrete = bool(e.categories) or e.has(*CONCRETE) or (child and (e.has(*MOVING) or heard_now))
+    fired = e.fired.keys()
+    child = not fired.isdisjoint(_CHILD)
+    heard_now = "distress" in fired and "time_now" in fired
+    concrete = (
+        bool(e.categories)
+        or not fired.isdisjoint(_CONCRETE)
+        or (child and (not fired.isdisjoint(_MOVING) or heard_now))
+    )
     support = sum(weight for weight in e.fired.values() if weight > 0)
     if not concrete or e.insistence(DISMISSIVE) >= support:
         return Urgency.LOW
-    if e.has(*ADULT) and not e.has("minor_age", "self_report"):
-        serious = e.has(*ACUTE, "confinement", "exploitation", "violence")
-        return Urgency.MEDIUM if serious else Urgency.LOW
-    scheduled = e.has(*SCHEDULED_EVENTS)
+    # Adults only (GUIDE): an adult age and no child's age, even when the adult
+    # writes about themself ("I'm 32"); an adult word without a self-report.
+    if "minor_age" not in fired and (
+        "adult_age" in fired or ("adult" in fired and "self_report" not in fired)
+    ):
+        return Urgency.MEDIUM if not fired.isdisjoint(_SERIOUS) else Urgency.LOW
+    # A forwarded rumour ("saw it on whatsapp ... is it true") with no concrete
+    # child, time or place is low (GUIDE). Two rumour words, so that one local
+    # "rumour about the children's home" still reads as hearsay.
+    if len(e.matched.get("rumour", ())) >= 2 and fired.isdisjoint(_ANCHORS) and not e.facts.places:
+        return Urgency.LOW
     # "Now" in a story told in the past ("weeks ago ... now he is gone"), in a
     # habit ("now he carries bags every week"), in hearsay or a plan ("no proof
     # yet", "nothing fixed yet": abhi, ekhon also mean "yet") is not now.
-    loose_now = e.has("time_today") or (
-        e.has("time_present") and not e.has("time_past", "ongoing", "hearsay", "plan")
-    )
+    loose_now = "time_today" in fired or ("time_present" in fired and fired.isdisjoint(_NOT_NOW))
     now = (
-        e.has("time_now")
-        or (loose_now and e.has(*HAPPENING_EVENTS))
-        or (e.has("time_clock") and scheduled)
+        "time_now" in fired
+        or (loose_now and not fired.isdisjoint(_HAPPENING))
+        or ("time_clock" in fired and not fired.isdisjoint(_SCHEDULED))
     )
-    past_only = e.has("time_past") and not now
+    past_only = "time_past" in fired and not now
     # A child on the move through a station or border, and a reporter who
     # begs for speed: under-triage is the costly error, so read it as now.
-    urgent_transit = e.has("movement") and e.has("transit") and e.has("plea")
-    settled = e.has("plan", "time_soon")
-    if not past_only and (e.has(*ACUTE) or ((now or urgent_transit) and not settled)):
+    urgent_transit = "movement" in fired and "transit" in fired and "plea" in fired
+    settled = not fired.isdisjoint(_SETTLED)
+    if not past_only and (
+        not fired.isdisjoint(_ACUTE) or ((now or urgent_transit) and not settled)
+    ):
         return Urgency.CRITICAL
-    if e.has("self_report"):
+    if "self_report" in fired:
+        # A child writing about being sold, held, beaten or taken: critical (GUIDE).
+        if not past_only and child and not fired.isdisjoint(_SELF_ACUTE):
+            return Urgency.CRITICAL
         return Urgency.HIGH
     # "Next week" with known people is high (GUIDE): it outweighs hearsay and plans.
-    doubt = e.total(("time_past",)) + (0 if e.has("time_soon") else e.total(("plan", "hearsay")))
-    still_there = e.has("ongoing") or doubt <= e.total(STILL_THERE)
-    if still_there and e.has(*ONGOING_HARM) and (child or e.categories):
+    doubt = e.total(("time_past",)) + (0 if "time_soon" in fired else e.total(("plan", "hearsay")))
+    still_there = "ongoing" in fired or doubt <= e.total(STILL_THERE)
+    if still_there and not fired.isdisjoint(_ONGOING_HARM) and (child or e.categories):
         return Urgency.HIGH
     return Urgency.MEDIUM
+
+
+@cache
+def _signal_order() -> dict[str, tuple[int, str]]:
+    """Sort key of each rule's signal: heaviest first, then by name."""
+    return {rule.name: (-abs(rule.weight), rule.name) for rule in load_rules().values()}
 
 
 _LEVEL_FLOOR = {Urgency.LOW: 0, Urgency.MEDIUM: 25, Urgency.HIGH: 50, Urgency.CRITICAL: 75}
@@ -459,13 +543,73 @@ def fold_words(words: Sequence[str]) -> list[str]:
     return folded
 
 
+class Piece(NamedTuple):
+    """One whitespace-separated chunk of a report, analysed once and memoised.
+
+    ``readable`` is its :func:`~triage.normalize.readable_form`; ``shown``,
+    ``words`` and ``tokens`` its words as typed (casefolded), folded, and with
+    numbers masked; ``scripts`` the script of each word's first letter.
+    """
+
+    readable: str
+    shown: tuple[str, ...]
+    words: tuple[str, ...]
+    tokens: tuple[str, ...]
+    scripts: tuple[str, ...]
+
+
+# Reports reuse a small vocabulary: each distinct chunk is normalised, split,
+# folded and masked once. Bounded, so a flood of unique strings cannot grow it.
+_PIECES: dict[str, Piece] = {}
+_PIECES_LIMIT = 200_000
+
+
+def _piece(raw: str) -> Piece:
+    readable = readable_form(raw)
+    shown = tuple(split_words(readable))
+    words = tuple(fold_words(shown))
+    piece = Piece(
+        readable,
+        shown,
+        words,
+        tuple(mask_numbers(list(words))),
+        tuple(script for script in map(script_of, readable.split()) if script is not None),
+    )
+    if len(_PIECES) < _PIECES_LIMIT:
+        _PIECES[raw] = piece
+    return piece
+
+
+def analyse_text(text: str) -> tuple[str, list[str], list[str], list[str], tuple[str, ...]]:
+    """Readable form, shown words, folded words, tokens and scripts of ``text``.
+
+    Equals :func:`readable_form`, :func:`split_words`, :func:`fold_words` and
+    :func:`mask_numbers` applied to the whole text, chunk by memoised chunk.
+    """
+    known = _PIECES
+    pieces = [known.get(raw) or _piece(raw) for raw in text.split()]
+    readable = " ".join(filter(None, map(_READABLE, pieces)))
+    shown = list(chain.from_iterable(map(_SHOWN, pieces)))
+    words = list(chain.from_iterable(map(_WORDS, pieces)))
+    tokens = list(chain.from_iterable(map(_TOKENS, pieces)))
+    if text.isascii():
+        scripts: tuple[str, ...] = ("Latn",) if not _ASCII_LETTERS.isdisjoint(readable) else ()
+    else:
+        scripts = ranked_scripts(Counter(chain.from_iterable(map(_SCRIPTS, pieces))))
+    return readable, shown, words, tokens, scripts
+
+
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_READABLE = attrgetter("readable")
+_SHOWN = attrgetter("shown")
+_WORDS = attrgetter("words")
+_TOKENS = attrgetter("tokens")
+_SCRIPTS = attrgetter("scripts")
+
+
 def assess(text: str, lang: str | None = None) -> Assessment:
     """Assess one report. Total: any ``str`` gets a verdict, never an exception."""
-    readable = readable_form(text)
-    shown = split_words(readable)
-    words = fold_words(shown)
-    tokens = mask_numbers(words)
-    scripts = scripts_in(readable)
+    readable, shown, words, tokens, scripts = analyse_text(text)
     likely = tuple(tag for script in scripts for tag in likely_languages(script, tokens))
     language = lang or (likely[0] if likely else UNDETERMINED)
     matcher = matcher_for((language, *likely, *_ALWAYS))
@@ -474,11 +618,12 @@ def assess(text: str, lang: str | None = None) -> Assessment:
         hits.extend(pattern_hits(matcher.lexicons, readable))
     evidence = gather_evidence(hits, words)
     urgency = decide_urgency(evidence)
+    fired, matched = evidence.fired, evidence.matched
     signals = tuple(
-        Signal(rule, weight, evidence.matched[rule])
-        for rule, weight in sorted(
-            evidence.fired.items(), key=lambda item: (-abs(item[1]), item[0])
-        )
+        [
+            _new_hit(Signal, (rule, fired[rule], matched[rule]))
+            for rule in sorted(fired, key=_signal_order().__getitem__)
+        ]
     )
     categories = () if urgency is Urgency.LOW else evidence.categories
     return Assessment(

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 _MAX_AGE = 99
 # "8 to 11 years", "12 se 14 saal": short words may join the numbers of a range.
 _MAX_CONNECTOR_LENGTH = 3
-_TIME_RULES = ("time_now", "time_today", "time_present", "time_soon", "time_clock")
+TIME_RULES = ("time_now", "time_today", "time_present", "time_soon", "time_clock")
 
 
 class HitLike(Protocol):
@@ -81,7 +81,9 @@ def _ages(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> lis
         ages.extend(numbers_before(words, hit.start))
     for hit in by_rule.get("age_prefix", ()):
         ages.extend(numbers_after(words, hit.end - 1))
-    for hit in by_rule.get("age", ()):
+    # "age" patterns ("(15)") and self-reports with a number ("i am 14",
+    # "mai 15 saal ki") carry the age in their own words.
+    for hit in (*by_rule.get("age", ()), *by_rule.get("self_report", ())):
         ages.extend(int(part) for part in _digit_runs(hit.text))
     return [age for age in ages if age <= _MAX_AGE]
 
@@ -119,7 +121,7 @@ def extract_facts(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]
 
     ``words`` are the message's words, numbers included, at the hits' positions.
     """
-    times = _texts(by_rule, _TIME_RULES) + clock_times(by_rule, words)
+    times = _texts(by_rule, TIME_RULES) + clock_times(by_rule, words)
     return Facts(
         ages=tuple(sorted(set(_ages(by_rule, words)))),
         places=tuple(dict.fromkeys(_texts(by_rule, ("place",)))),
