@@ -2,7 +2,8 @@
 
 Starts ``sajag run`` (embedded Redis, AOF ``appendfsync always``) on loopback and a bare
 aiohttp handler returning fixed TwiML (the floor), then for each:
-(a) a burst of 1,000 signed webhooks at once: errors, messages stored, time to drain;
+(a) a burst of 1,000 signed webhooks at once: errors, messages stored, time until the
+    last reply, and time until the worker has drained the routing jobs they queued;
 (b) 2,000 webhooks at a steady 200/s: p50 and p99 latency.
 Prints a markdown table. Loopback only; every loop is bounded.
 """
@@ -27,6 +28,7 @@ import aiohttp
 import redis
 from twilio.request_validator import RequestValidator
 
+from bot.jobs import get_queue
 from bot.redis import free_port
 from bot.settings import SANDBOX_TWILIO_AUTH_TOKEN
 
@@ -155,9 +157,23 @@ def start_sajag(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def stored_messages(data_dir: Path) -> int:
+def sajag_redis(data_dir: Path) -> redis.Redis:
     url = json.loads((data_dir / "run.json").read_text())["redis_url"]
-    client = redis.Redis.from_url(url)
+    return redis.Redis.from_url(url)
+
+
+def drained_after(client: redis.Redis, since: float, timeout: float = 300) -> float:
+    """Seconds from ``since`` until the job queue is empty and no job is running."""
+    queue = get_queue(client)
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if queue.count == 0 and queue.started_job_registry.count == 0:
+            return time.perf_counter() - since
+        time.sleep(0.05)
+    return float("nan")
+
+
+def stored_messages(client: redis.Redis) -> int:
     total = 0
     for key in client.scan_iter("sajag:case:*:messages", count=1000):
         total += int(client.llen(key))
@@ -177,23 +193,30 @@ def run(burst_n: int, steady_n: int, rate: float) -> str:
             for name, port in (("sajag run", sajag_port), ("bare aiohttp (floor)", bare_port)):
                 base = f"http://127.0.0.1:{port}"
                 tag = "b" if port == sajag_port else "x"
+                started = time.perf_counter()
                 b = asyncio.run(burst(base, burst_n, tag))
-                stored = stored_messages(data_dir) if port == sajag_port else None
+                stored: int | None = None
+                drained: float | None = None
+                if port == sajag_port:
+                    client = sajag_redis(data_dir)
+                    stored = stored_messages(client)
+                    drained = drained_after(client, started)
                 s = asyncio.run(steady(base, steady_n, rate, tag + "s"))
-                rows.append((name, b, stored, s))
+                rows.append((name, b, stored, drained, s))
         finally:
             os.killpg(sajag.pid, signal.SIGINT)
             sajag.wait(60)
             bare.terminate()
             bare.wait(10)
     lines = [
-        f"| server | (a) burst {burst_n}: errors | messages stored | time to drain | "
-        f"(b) {steady_n} at {rate:g}/s: errors | p50 | p99 | mean |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| server | (a) burst {burst_n}: errors | messages stored | last reply | "
+        f"jobs drained | (b) {steady_n} at {rate:g}/s: errors | p50 | p99 | mean |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, b, stored, s in rows:
+    for name, b, stored, drained, s in rows:
         lines.append(
             f"| {name} | {b.errors} | {'-' if stored is None else stored} | {b.seconds:.2f} s | "
+            f"{'-' if drained is None else f'{drained:.2f} s'} | "
             f"{s.errors} | {s.pct(0.50):.1f} ms | {s.pct(0.99):.1f} ms | "
             f"{statistics.fmean(s.latencies) * 1000:.1f} ms |"
         )

@@ -13,6 +13,14 @@ from twilio.request_validator import RequestValidator
 
 from bot.settings import Settings
 
+WEBHOOK_PATH = "/sms/twilio"
+
+
+def webhook_url(server: str) -> str:
+    """``http://host:port`` or the full webhook URL → the webhook URL."""
+    server = server.rstrip("/")
+    return server if server.endswith(WEBHOOK_PATH) else server + WEBHOOK_PATH
+
 
 @click.group()
 def sandbox() -> None:
@@ -24,14 +32,22 @@ def sandbox() -> None:
 @click.option("--to", "to", default="+15005550006", show_default=True, help="The helpline number.")
 @click.option("--sid", default=None, help="MessageSid (default: random).")
 @click.option("--whatsapp", is_flag=True, help="Send as a WhatsApp message (From=whatsapp:+…).")
-@click.option("--url", default=None, help="Webhook URL (default: SAJAG_PUBLIC_URL + /sms/twilio).")
+@click.option(
+    "--url",
+    default=None,
+    help="Server to post to, e.g. http://127.0.0.1:8080 (default: SAJAG_PUBLIC_URL). "
+    "The request is signed for SAJAG_PUBLIC_URL, as Twilio signs it.",
+)
 @click.argument("text")
 def sandbox_sms(
     sender: str, to: str, sid: str | None, whatsapp: bool, url: str | None, text: str
 ) -> None:
     """Post TEXT to /sms/twilio as an SMS from --from, and print the reply."""
     settings = Settings()
-    target = url or settings.base_url + "/sms/twilio"
+    # Twilio signs the public URL it was given, whatever proxy sits in between; the server
+    # checks that same URL, so sign it even when posting straight to a local port.
+    signed_url = settings.base_url + WEBHOOK_PATH
+    target = webhook_url(url or settings.base_url)
     prefix = "whatsapp:" if whatsapp else ""
     params = {
         "MessageSid": sid or "SM" + secrets.token_hex(16),
@@ -41,7 +57,9 @@ def sandbox_sms(
         "Body": text,
         "NumMedia": "0",
     }
-    signature = RequestValidator(settings.twilio_signing_token).compute_signature(target, params)
+    signature = RequestValidator(settings.twilio_signing_token).compute_signature(
+        signed_url, params
+    )
     request = urllib.request.Request(  # noqa: S310 - the operator's own server
         target,
         data=urllib.parse.urlencode(params).encode(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import redis
 from pydantic import BaseModel, ConfigDict
 from redis.client import Pipeline
 
@@ -18,6 +19,9 @@ from bot.privacy import Privacy
 from bot.runtime import Runtime
 
 SEND_MESSAGE = "workers.messaging.send_message"
+# Provider message id -> what was sent, so a delivery receipt can be tied to its case.
+DELIVERY_KEY = "sajag:delivery:{provider_id}"
+DELIVERY_TTL_SECONDS = 7 * 86400
 
 
 class UnreadableAddressError(ValueError):
@@ -87,3 +91,35 @@ def queue_outgoing(runtime: Runtime, outgoing: Outgoing, pipeline: Pipeline | No
     job_id = send_job_id(outgoing.key)
     enqueue(runtime.redis, SEND_MESSAGE, payload.job_data(), job_id=job_id, pipeline=pipeline)
     return job_id
+
+
+class Delivery(BaseModel):
+    """What a provider message id was: enough to audit a failed delivery on its case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_ref: str
+    kind: str
+    key: str
+    label: str
+    channel: Channel
+
+
+def remember_delivery(client: redis.Redis, provider_id: str, payload: SendPayload) -> None:
+    """Keep (for a week) which case a sent message belongs to; no address, only the label."""
+    if payload.case_ref is None:
+        return
+    delivery = Delivery(
+        case_ref=payload.case_ref,
+        kind=payload.kind,
+        key=payload.key,
+        label=payload.label,
+        channel=payload.channel,
+    )
+    key = DELIVERY_KEY.format(provider_id=provider_id)
+    client.set(key, delivery.model_dump_json(), ex=DELIVERY_TTL_SECONDS)
+
+
+def delivery_of(client: redis.Redis, provider_id: str) -> Delivery | None:
+    raw = client.get(DELIVERY_KEY.format(provider_id=provider_id))
+    return Delivery.model_validate_json(raw) if isinstance(raw, bytes) else None

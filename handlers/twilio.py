@@ -23,10 +23,11 @@ from twilio.request_validator import RequestValidator
 from bot import sms
 from bot.actions import handle_responder_text
 from bot.emergency import emergency_numbers
+from bot.messaging import delivery_of
 from bot.models import Case, Channel, parse_ref
 from bot.responders import responder_for_phone
 from bot.runtime import Runtime
-from bot.store import StoreBusyError
+from bot.store import CaseNotFoundError, StoreBusyError
 from bot.web import RUNTIME
 from triage import detect_language
 
@@ -38,6 +39,11 @@ REPLY_TTL_SECONDS = 7 * 86400
 # Delivery states in order; a late "sent" never overwrites "delivered".
 STATUS_ORDER = ("accepted", "scheduled", "queued", "sending", "sent", "delivered", "read")
 FINAL_FAILURES = ("failed", "undelivered", "canceled")
+OPT_OUT_COMMANDS: Mapping[str, sms.Command] = {
+    "stop": sms.Command("stop"),
+    "start": sms.Command("start"),
+    "help": sms.Command("help"),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class Inbound:
     body: str
     media_count: int
     media_types: tuple[str, ...]
+    # Set by Twilio's Advanced Opt-Out when the body matched STOP/START/HELP: Twilio has
+    # already answered the reporter, so we record the change and stay silent.
+    opt_out_type: str = ""
 
     @property
     def channel(self) -> Channel:
@@ -101,7 +110,8 @@ def read_inbound(params: Mapping[str, str]) -> Inbound | None:
         for i in range(min(media_count, 10))
         if f"MediaContentType{i}" in params
     )
-    return Inbound(sid, sender, params.get("Body", ""), media_count, media_types)
+    opt_out_type = params.get("OptOutType", "").strip().casefold()
+    return Inbound(sid, sender, params.get("Body", ""), media_count, media_types, opt_out_type)
 
 
 def country_of(phone: str, default_country: str) -> str:
@@ -132,6 +142,10 @@ class Conversation:
         return emergency_numbers(self.country, self.runtime.settings.default_country).as_text()
 
     def answer(self) -> str:
+        opt_out = OPT_OUT_COMMANDS.get(self.inbound.opt_out_type)
+        if opt_out is not None:
+            self.run_command(opt_out)
+            return ""
         responder = responder_for_phone(self.runtime, self.inbound.phone)
         if responder is not None:
             return handle_responder_text(self.runtime, responder, self.inbound.body)
@@ -280,8 +294,8 @@ async def inbound_message(request: web.Request) -> web.Response:
     return twiml_response(reply)
 
 
-def record_status(client: redis.Redis, sid: str, status: str, error_code: str | None) -> str:
-    """Keep the furthest delivery state seen; callbacks arrive out of order."""
+def record_status(client: redis.Redis, sid: str, status: str, error_code: str | None) -> bool:
+    """Keep the furthest delivery state seen (callbacks arrive out of order); True if it moved."""
     key = STATUS_KEY.format(sid=sid)
     raw = client.hget(key, "status")
     current = raw.decode() if isinstance(raw, bytes) else None
@@ -289,14 +303,32 @@ def record_status(client: redis.Redis, sid: str, status: str, error_code: str | 
     if current in FINAL_FAILURES or (
         current in rank and status in rank and rank[status] <= rank[current]
     ):
-        return current or status
+        return False
     with client.pipeline(transaction=True) as pipe:
         pipe.hset(key, "status", status)
         if error_code:
             pipe.hset(key, "error_code", error_code)
         pipe.expire(key, REPLY_TTL_SECONDS)
         pipe.execute()
-    return status
+    return True
+
+
+def record_delivery(runtime: Runtime, sid: str, status: str, error_code: str | None) -> None:
+    """Record the receipt; a message to a case that never arrived goes in the case's audit,
+    where responders and the escalation see it."""
+    if not record_status(runtime.redis, sid, status, error_code) or status not in FINAL_FAILURES:
+        return
+    delivery = delivery_of(runtime.redis, sid)
+    if delivery is None:
+        return
+    detail = (
+        f"{delivery.kind} {delivery.key} to {delivery.label} by {delivery.channel.value}: "
+        f"{status} (Twilio error {error_code or 'none given'})"
+    )
+    try:
+        runtime.store.append_audit(delivery.case_ref, "twilio", "delivery_failed", detail)
+    except CaseNotFoundError:
+        log.warning("case %s is gone; not audited: %s", delivery.case_ref, detail)
 
 
 async def status_callback(request: web.Request) -> web.Response:
@@ -307,7 +339,7 @@ async def status_callback(request: web.Request) -> web.Response:
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if not sid or not status:
         return web.Response(status=400, text="MessageSid and MessageStatus are required\n")
-    await asyncio.to_thread(record_status, runtime.redis, sid, status, params.get("ErrorCode"))
+    await asyncio.to_thread(record_delivery, runtime, sid, status, params.get("ErrorCode"))
     return web.Response(status=200)
 
 

@@ -12,7 +12,13 @@ from datetime import timedelta
 from typing import Literal
 
 from bot.jobs import enqueue_in
-from bot.messaging import SEND_MESSAGE, SendPayload, UnreadableAddressError, send_job_id
+from bot.messaging import (
+    SEND_MESSAGE,
+    SendPayload,
+    UnreadableAddressError,
+    remember_delivery,
+    send_job_id,
+)
 from bot.outbound import PermanentSendError, TransientSendError
 from bot.runtime import Runtime
 from bot.store import CaseNotFoundError
@@ -41,6 +47,8 @@ def deliver(rt: Runtime, payload: SendPayload) -> Outcome:
         log.warning("send %s to %s refused, not retried: %s", payload.key, payload.label, exc)
         audit(rt, payload, "send_failed", f"{exc}; not retried")
         return "refused"
+    if result.status == "sent" and result.provider_id:
+        remember_delivery(rt.redis, result.provider_id, payload)
     return result.status
 
 

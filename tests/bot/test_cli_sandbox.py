@@ -51,3 +51,21 @@ def test_sandbox_sms_says_what_to_do_when_nothing_listens() -> None:
     )
     assert result.exit_code != 0
     assert "sajag run" in result.output
+
+
+async def test_sandbox_signs_the_public_url_when_posting_to_a_local_port(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a proxy: the server checks https://public/sms/twilio, the CLI posts to a port."""
+    server = TestServer(create_app(runtime))
+    await server.start_server()
+    try:
+        monkeypatch.setenv("SAJAG_PUBLIC_URL", runtime.settings.base_url)
+        local = str(server.make_url("/")).rstrip("/")
+        assert not local.startswith(runtime.settings.base_url)
+        args = ["sandbox", "sms", "--from", "+919800000002", "--url", local, "STATUS K7Q-4TD"]
+        result = await asyncio.to_thread(CliRunner().invoke, main, args)
+        assert result.exit_code == 0, result.output
+        assert "K7Q-4TD" in result.output
+    finally:
+        await server.close()

@@ -8,10 +8,19 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot import sms
+from bot.emergency import emergency_numbers, known_countries
 from bot.i18n import LOCALES_DIR
 
 # Worst cases for the placeholders: the longest values a reply can carry.
-WORST = {"ref": "K7Q-4TD", "numbers": "1098 / 112", "status": "", "name": "Bangla-Rom"}
+LONGEST_NUMBERS = max(
+    (emergency_numbers(country, "IN").as_text() for country in known_countries()), key=len
+)
+WORST = {
+    "ref": "K7Q-4TD",
+    "numbers": LONGEST_NUMBERS,
+    "status": "",
+    "name": max(sms.LANGUAGE_NAMES.values(), key=len),
+}
 
 
 def catalog(locale: str) -> list[tuple[str, str]]:
@@ -70,13 +79,13 @@ def test_longest_composed_replies_fit() -> None:
         _ = sms.gettext_for(locale)
         parts = [
             _("Added to case {ref}. Thank you.").format(ref="K7Q-4TD"),
-            _("If a child is in danger now, call {numbers}.").format(numbers="1098 / 112"),
+            _("If a child is in danger now, call {numbers}.").format(numbers=LONGEST_NUMBERS),
             _("We do not open photos or audio. Please describe what you saw."),
             _("When was this? Is the child there now?"),
         ]
         reply = sms.join_within(parts)
         assert sms.fits(reply), locale
-        assert "K7Q-4TD" in reply and "1098" in reply, (
+        assert "K7Q-4TD" in reply and LONGEST_NUMBERS in reply, (
             "the reference and emergency number come first"
         )
     menu = sms.join_within([sms.gettext_for("hi")("Reply LANG and a number:"), sms.language_menu()])

@@ -23,6 +23,7 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from bot import keys
 from bot.jobs import get_queue
 from bot.messaging import queue_outgoing
 from bot.models import Channel
@@ -32,6 +33,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.twilio_transport import TwilioTransport, parse_retry_after
 from tests.conftest import SHARED
+from tests.handlers.conftest import Phone
 from tests.support.twilio_standin import CREATE_PATH, TwilioStandIn
 from workers import context
 
@@ -414,3 +416,25 @@ def test_retry_after_reads_seconds_and_dates() -> None:
 def test_missing_credentials_say_which_settings(settings: Settings) -> None:
     with pytest.raises(ValueError, match="SAJAG_TWILIO_ACCOUNT_SID"):
         TwilioTransport(settings)
+
+
+@pytest.mark.usefixtures("worker_env")
+async def test_an_undelivered_receipt_is_audited_on_its_case(
+    runtime: Runtime, standin: TwilioStandIn, phone: Phone
+) -> None:
+    ref = open_case(runtime)
+    queue_outgoing(runtime, message("alert_undelivered", case_ref=ref))
+    work(runtime.redis)
+    marker = runtime.redis.get(keys.sent("alert_undelivered"))
+    assert isinstance(marker, bytes) and marker.startswith(b"sent:SM")
+    sid = marker.decode().removeprefix("sent:")
+    receipts = [("sent", None), ("undelivered", "30003"), ("delivered", None)]
+    for state, code in receipts:
+        params = {"MessageSid": sid, "MessageStatus": state, "AccountSid": ACCOUNT}
+        params |= {"ErrorCode": code} if code else {}
+        resp = await phone.post(params, path="/sms/twilio/status")
+        assert resp.status == 200
+    failed = [detail for action, detail in audit(runtime, ref) if action == "delivery_failed"]
+    assert len(failed) == 1, "one audit entry however often Twilio repeats itself"
+    assert "undelivered" in failed[0] and "30003" in failed[0] and "asha" in failed[0]
+    assert runtime.redis.hget(f"sajag:sms:status:{sid}", "status") == b"undelivered"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
 from bot import keys
-from bot.models import Channel
+from bot.models import Channel, Status, utcnow
+from bot.responders import parse_roster, store_roster
 from bot.runtime import Runtime
 from tests.handlers.conftest import Phone, new_sid
 
 NUMBER = "+919800000001"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def case_count(client: redis.Redis) -> int:
@@ -319,3 +322,37 @@ async def test_a_short_follow_up_keeps_the_conversations_language(phone: Phone) 
     await phone.text("ek ladki ko abhi station pe train mein le ja rahe hain, 12 saal ki hai")
     _, reply = await phone.text("Patna junction")
     assert "jod diya" in reply, reply
+
+
+async def test_advanced_opt_out_is_recorded_and_not_answered_twice(
+    phone: Phone, runtime: Runtime
+) -> None:
+    await phone.text("a girl of 12 sells flowers at the Sealdah signal every night")
+    reporter = runtime.privacy.pseudonym("sms", NUMBER)
+    status, reply = await phone.text("Stop", OptOutType="STOP")
+    assert (status, reply) == (200, ""), "Twilio already confirmed the opt-out"
+    assert runtime.store.encrypted_address("sms", reporter) is None
+    assert runtime.store.get_pref(reporter, "opted_out") == "1"
+    status, reply = await phone.text("HELP", OptOutType="HELP")
+    assert (status, reply) == (200, "")
+    assert len(runtime.store.list_cases()) == 1, "opt-out words are not reports"
+
+
+async def test_a_responders_number_sends_commands_not_reports(
+    client: TestClient, runtime: Runtime
+) -> None:
+    text = (REPO / "examples" / "responders.toml").read_text()
+    store_roster(runtime.redis, runtime.privacy, parse_roster(text), utcnow())
+    reporter = Phone(client, runtime, "+919800000021")
+    await reporter.text("a boy of 10 is kept at the brick kiln near Gaya station")
+    (case,) = runtime.store.list_cases()
+    asha = Phone(client, runtime, "+919811100001")  # asha's phone in the example roster
+    status, reply = await asha.text(f"ack {case.ref.replace('-', '').lower()}")
+    assert status == 200 and case.ref in reply
+    view = runtime.store.view(case.ref)
+    assert view is not None
+    assert view.case.status is Status.ACKNOWLEDGED
+    assert any(e.actor == "responder:asha" for e in view.audit)
+    status, reply = await asha.text("a girl is crying at the bus stand")
+    assert status == 200 and "ACK" in reply, "a responder gets the command help, not a case"
+    assert len(runtime.store.list_cases()) == 1
