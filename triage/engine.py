@@ -8,16 +8,16 @@ two levels fit the higher one wins.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from itertools import chain, compress
-from operator import attrgetter, or_
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from triage.detect import UNDETERMINED, likely_languages, ranked_scripts, script_of
-from triage.facts import TIME_RULES, Facts, clock_times, extract_facts
+from triage.facts import TIME_RULES, Facts, read_facts
 from triage.lexicon import (
     COMMON,
     NUMBER,
@@ -51,9 +51,8 @@ class Signal(NamedTuple):
         return {"rule": self.rule, "weight": self.weight, "matched": list(self.matched)}
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """The verdict on one report."""
+class Assessment(NamedTuple):
+    """The verdict on one report (immutable)."""
 
     urgency: Urgency
     score: int
@@ -75,7 +74,10 @@ class Assessment:
 
 
 class Hit(NamedTuple):
-    """One matched term: its token span (-1, -1 for emoji and patterns), rules and words."""
+    """One matched term: its token span (-1, -1 for emoji and patterns) and words.
+
+    ``rules`` is kept for the facts protocol; hits are grouped by rule instead.
+    """
 
     start: int
     end: int
@@ -84,29 +86,33 @@ class Hit(NamedTuple):
 
 
 Rules = tuple[str, ...]
+ByRule = dict[str, list[Hit]]
 PhraseTables = tuple[tuple[int, Mapping[str, Rules]], ...]
 PhraseStems = tuple[tuple[tuple[str, ...], Rules], ...]
+# What a word holds for the matcher: its rules (own and stems', each once), and whether a
+# phrase may start at it. Words with neither are ``()``, false, so skipped.
+WordInfo = tuple[Rules, bool] | tuple[()]
 
 
 @dataclass(frozen=True)
 class Matcher:
     """The lexicons read for one message, merged into lookup tables.
 
-    Phrases and phrase stems are indexed by their first word, stems by their
-    first letters, so each word of a message costs a few hash look-ups.
+    Phrases are indexed by their first two words, phrase stems by their first
+    word, stems by their first letters, so each word of a message costs a few
+    hash look-ups.
     """
 
     words: Mapping[str, Rules]
-    phrases_by_head: Mapping[str, PhraseTables]
     phrase_stems_by_head: Mapping[str, PhraseStems]
-    phrase_openings: frozenset[str]
+    phrases_by_opening: Mapping[tuple[str, str], PhraseTables]
     phrase_heads: frozenset[str]
     phrase_stem_heads: frozenset[str]
     stem_heads: Mapping[str, tuple[int, ...]]
     stem_rules: Mapping[str, Rules]
     emoji: Mapping[str, Rules]
     lexicons: tuple[Lexicon, ...]
-    word_cache: dict[str, list[Rules]] = field(default_factory=dict, compare=False, repr=False)
+    word_cache: dict[str, WordInfo] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _merge(tables: Iterable[Mapping[str, Rules]]) -> dict[str, Rules]:
@@ -127,13 +133,16 @@ def _merge_by_length(
     return {length: _merge(grouped[length]) for length in sorted(grouped, reverse=True)}
 
 
-def _index_phrases(phrases: Mapping[int, Mapping[str, Rules]]) -> dict[str, PhraseTables]:
-    """For each first word, the phrase tables (longest first) holding a phrase it starts."""
-    index: dict[str, list[tuple[int, Mapping[str, Rules]]]] = {}
+def _index_openings(
+    phrases: Mapping[int, Mapping[str, Rules]],
+) -> dict[tuple[str, str], PhraseTables]:
+    """For each pair of first words, the phrase tables (longest first) holding a phrase
+    that opens with them."""
+    index: dict[tuple[str, str], list[tuple[int, Mapping[str, Rules]]]] = {}
     for size, table in sorted(phrases.items(), reverse=True):
-        for head in {term.split(" ", 1)[0] for term in table}:
-            index.setdefault(head, []).append((size, table))
-    return {head: tuple(tables) for head, tables in index.items()}
+        for first, second, *_ in {tuple(term.split(" ", 2)) for term in table}:
+            index.setdefault((first, second), []).append((size, table))
+    return {opening: tuple(tables) for opening, tables in index.items()}
 
 
 def _index_phrase_stems(table: Mapping[str, Rules]) -> dict[str, PhraseStems]:
@@ -164,20 +173,16 @@ def matcher_for(languages: tuple[str, ...]) -> Matcher:
     stem_heads: dict[str, set[int]] = {}
     for stem in stem_rules:
         stem_heads.setdefault(stem[:_HEAD], set()).add(len(stem))
-    phrases_by_head = _index_phrases(_merge_by_length(lex.phrases for lex in chosen))
+    phrases_by_length = _merge_by_length(lex.phrases for lex in chosen)
+    phrases_by_opening = _index_openings(phrases_by_length)
     phrase_stems_by_head = _index_phrase_stems(_merge(lex.phrase_stems for lex in chosen))
-    return Matcher(
+    matcher = Matcher(
         words=_merge(lex.words for lex in chosen),
-        phrases_by_head=phrases_by_head,
         phrase_stems_by_head=phrase_stems_by_head,
-        phrase_openings=frozenset(
-            " ".join(term.split(" ", 2)[:2])
-            for tables in phrases_by_head.values()
-            for _, table in tables
-            for term in table
-        ),
+        phrases_by_opening=phrases_by_opening,
         phrase_stem_heads=frozenset(phrase_stems_by_head),
-        phrase_heads=frozenset(phrases_by_head) | frozenset(phrase_stems_by_head),
+        phrase_heads=frozenset(first for first, _ in phrases_by_opening)
+        | frozenset(phrase_stems_by_head),
         stem_heads={
             head: tuple(sorted(lengths, reverse=True)) for head, lengths in stem_heads.items()
         },
@@ -185,16 +190,27 @@ def matcher_for(languages: tuple[str, ...]) -> Matcher:
         emoji=_merge(lex.emoji for lex in chosen),
         lexicons=chosen,
     )
+    _BUILT_MATCHERS.append(matcher)
+    return matcher
+
+
+_BUILT_MATCHERS: list[Matcher] = []
 
 
 # English is read in every message: reporters mix it into every language.
 _ALWAYS = ("en",)
 
 
-def _longest_phrase(matcher: Matcher, tokens: Sequence[str], start: int) -> tuple[int, list[Rules]]:
-    """The longest phrase (or phrase stem) starting at ``start``: its size and rules."""
-    head, count = tokens[start], len(tokens)
-    for size, table in matcher.phrases_by_head.get(head, ()):
+def _longest_phrase(
+    matcher: Matcher, tokens: Sequence[str], start: int, tables: PhraseTables
+) -> tuple[int, Rules]:
+    """The longest phrase (or phrase stem) at ``start``: its size and rules, each once.
+
+    ``tables`` are the phrase tables holding a phrase that opens with the two
+    words at ``start``, longest first.
+    """
+    count = len(tokens)
+    for size, table in tables:
         if start + size <= count:
             rules = table.get(" ".join(tokens[start : start + size]))
             if rules is not None:
@@ -202,7 +218,7 @@ def _longest_phrase(matcher: Matcher, tokens: Sequence[str], start: int) -> tupl
                 break
     else:
         best, found = 0, []
-    for parts, rules in matcher.phrase_stems_by_head.get(head, ()):
+    for parts, rules in matcher.phrase_stems_by_head.get(tokens[start], ()):
         size = len(parts)
         if size < best:
             break
@@ -215,14 +231,16 @@ def _longest_phrase(matcher: Matcher, tokens: Sequence[str], start: int) -> tupl
             if size > best:
                 best, found = size, []
             found.append(rules)
-    return best, found
+    if len(found) == 1:
+        return best, found[0]
+    return best, tuple(dict.fromkeys(chain.from_iterable(found)))
 
 
 # Words seen before are looked up once: the vocabulary of reports repeats.
 _WORD_CACHE_LIMIT = 50_000
 
 
-def _word_rules(matcher: Matcher, token: str) -> list[Rules]:
+def _word_info(matcher: Matcher, token: str) -> WordInfo:
     """Rules of the word itself and of every stem it starts with (memoised)."""
     found = []
     rules = matcher.words.get(token)
@@ -233,93 +251,99 @@ def _word_rules(matcher: Matcher, token: str) -> list[Rules]:
             rules = matcher.stem_rules.get(token[:length])
             if rules is not None:
                 found.append(rules)
+    head = token in matcher.phrase_heads
+    rules = tuple(dict.fromkeys(chain.from_iterable(found)))
+    info: WordInfo = (rules, head) if rules or head else ()
     if len(matcher.word_cache) < _WORD_CACHE_LIMIT:
-        matcher.word_cache[token] = found
-    return found
+        matcher.word_cache[token] = info
+    return info
 
 
-def find_hits(
-    matcher: Matcher, tokens: Sequence[str], shown: Sequence[str], text: str
-) -> list[Hit]:
-    """Lexicon terms in ``tokens``, leftmost-longest and not overlapping.
+def find_hits(matcher: Matcher, tokens: Sequence[str], shown: Sequence[str]) -> ByRule:
+    """Lexicon terms in ``tokens``, leftmost-longest and not overlapping, by rule.
 
     The longest match at a place wins, so "abhi bhi" (still) hides "abhi"
     (now). ``shown`` holds the same words as the reporter wrote them. This
-    loop runs for every word of every message, hence the local names.
+    runs for every word of every message: the words are looked up in the memo
+    at C speed, and only those that hit a rule or may open a phrase are walked.
     """
-    hits: list[Hit] = []
-    add = hits.append
-    count = len(tokens)
-    found_at = _rules_at(matcher, tokens)
-    heads = list(map(matcher.phrase_heads.__contains__, tokens))
+    by_rule: ByRule = {}
+    infos = _infos(matcher, tokens)
+    openings, stem_heads, count = matcher.phrases_by_opening, matcher.phrase_stem_heads, len(tokens)
     covered = 0
-    # Walk only the words that hit a rule or may open a phrase: most words of
-    # a report do neither.
-    for start in compress(range(count), map(or_, heads, map(bool, found_at))):
+    for start in compress(range(count), infos):
         if start < covered:
             continue
-        if heads[start]:
-            size, found = _phrase_at(matcher, tokens, start)
-            if size:
-                words = " ".join(shown[start : start + size])
-                covered = start + size
-                for rules in found:
-                    add(_new_hit(Hit, (start, covered, rules, words)))
-                continue
-        words = shown[start]
-        for rules in found_at[start]:
-            add(_new_hit(Hit, (start, start + 1, rules, words)))
-    if not text.isascii():
-        for char in matcher.emoji.keys() & set(text):
-            add(Hit(-1, -1, matcher.emoji[char], char))
-    return hits
+        rules, head = infos[start]  # type: ignore[misc]
+        if head:
+            token = tokens[start]
+            tables = openings.get((token, tokens[start + 1])) if start + 1 < count else None
+            if tables is not None or token in stem_heads:
+                size, phrase_rules = _longest_phrase(matcher, tokens, start, tables or ())
+                if size:
+                    covered = start + size
+                    hit = _new_tuple(Hit, (start, covered, (), " ".join(shown[start:covered])))
+                    _file(by_rule, phrase_rules, hit)
+                    continue
+        if rules:
+            hit = _new_tuple(Hit, (start, start + 1, (), shown[start]))
+            for rule in rules:
+                by_rule.setdefault(rule, []).append(hit)
+    return by_rule
 
 
-def _rules_at(matcher: Matcher, tokens: Sequence[str]) -> list[list[Rules]]:
-    """Each word's own rules, looked up at C speed in the memo, filled in when unseen."""
-    cached = list(map(matcher.word_cache.get, tokens))
-    if None not in cached:
-        return cached  # type: ignore[return-value]
-    return [
-        _word_rules(matcher, token) if found is None else found
-        for token, found in zip(tokens, cached, strict=True)
-    ]
+def _infos(matcher: Matcher, tokens: Sequence[str]) -> list[WordInfo]:
+    """What each word holds for the matcher, from the memo at C speed, filled in when new."""
+    infos = list(map(matcher.word_cache.get, tokens))
+    if None in infos:
+        return [
+            _word_info(matcher, token) if info is None else info
+            for token, info in zip(tokens, infos, strict=True)
+        ]
+    return infos  # type: ignore[return-value]
 
 
-def _phrase_at(matcher: Matcher, tokens: Sequence[str], start: int) -> tuple[int, list[Rules]]:
-    """The longest phrase at ``start`` if its first two words open one, else ``(0, [])``."""
-    token = tokens[start]
-    opening = f"{token} {tokens[start + 1]}" if start + 1 < len(tokens) else token
-    if opening in matcher.phrase_openings or token in matcher.phrase_stem_heads:
-        return _longest_phrase(matcher, tokens, start)
-    return 0, []
+def _file(by_rule: ByRule, rules: Rules, hit: Hit) -> None:
+    """Add ``hit`` under each of ``rules``."""
+    for rule in rules:
+        hits = by_rule.get(rule)
+        if hits is None:
+            by_rule[rule] = [hit]
+        else:
+            hits.append(hit)
 
 
-# Building a Hit through tuple.__new__ skips the Python-level NamedTuple constructor.
-_new_hit = tuple.__new__
+def add_hit(by_rule: ByRule, rules: Iterable[str], text: str) -> None:
+    """Record a hit with no token span (an emoji, a pattern) under each of ``rules``."""
+    hit = Hit(-1, -1, (), text)
+    for rule in rules:
+        by_rule.setdefault(rule, []).append(hit)
 
 
-def pattern_hits(lexicons: Iterable[Lexicon], text: str) -> list[Hit]:
-    """Matches of the lexicons' free-form patterns in normalised text."""
-    hits = []
+# Building a NamedTuple through tuple.__new__ skips its Python-level constructor.
+_new_tuple = tuple.__new__
+
+
+def pattern_hits(lexicons: Iterable[Lexicon], text: str, by_rule: ByRule) -> None:
+    """Add the matches of the lexicons' free-form patterns in normalised ``text``."""
     for lex in lexicons:
         if lex.patterns is None:
             continue
         for match in lex.patterns.finditer(text):
             group = match.lastgroup
             if group is not None:
-                hits.append(Hit(-1, -1, (lex.pattern_rules[int(group[1:])],), match.group()))
-    return hits
+                add_hit(by_rule, (lex.pattern_rules[int(group[1:])],), match.group())
 
 
-@dataclass(slots=True)
-class Evidence:
+class Evidence(NamedTuple):
     """What the rules found in one report, ready for the decision."""
 
     fired: Mapping[str, int]
     matched: Mapping[str, tuple[str, ...]]
     categories: tuple[str, ...]
     facts: Facts
+    # The summed weight of the rules that raise urgency.
+    support: int = 0
 
     def has(self, *rules: str) -> bool:
         """Whether any of ``rules`` fired."""
@@ -327,12 +351,16 @@ class Evidence:
 
     def total(self, rules: Iterable[str]) -> int:
         """Sum of the absolute weights of those ``rules`` that fired."""
-        return sum(abs(self.fired[rule]) for rule in self.fired.keys() & set(rules))
+        fired = self.fired
+        return sum([abs(fired[rule]) for rule in fired.keys() & rules])
 
     def insistence(self, rules: Iterable[str]) -> int:
         """Like :meth:`total`, a rule matched by two different words counting twice."""
-        present = self.fired.keys() & set(rules)
-        return sum(abs(self.fired[rule]) * min(2, len(self.matched[rule])) for rule in present)
+        fired, matched = self.fired, self.matched
+        present = fired.keys() & rules
+        if not present:
+            return 0
+        return sum([abs(fired[rule]) * min(2, len(matched[rule])) for rule in present])
 
 
 @cache
@@ -348,40 +376,43 @@ _FACT_RULES = frozenset(
     {"age", "age_unit", "age_prefix", "clock_unit", "place", "transit", "self_report", *TIME_RULES}
 )
 _NO_FACTS = Facts()
+# Rules whose facts are read from the numbers around them.
+_NUMBER_RULES = frozenset({"age_unit", "age_prefix", "clock_unit"})
 
 
-def gather_evidence(hits: Iterable[Hit], words: Sequence[str]) -> Evidence:
-    """Group hits by rule, read the facts, derive the age signals."""
-    by_rule: dict[str, list[Hit]] = {}
-    for hit in hits:
-        for rule in hit[2]:
-            found = by_rule.get(rule)
-            if found is None:
-                by_rule[rule] = [hit]
-            else:
-                found.append(hit)
-    matched = {
-        rule: list(dict.fromkeys([hit[3] for hit in found])) for rule, found in by_rule.items()
-    }
-    facts = _NO_FACTS if _FACT_RULES.isdisjoint(by_rule) else extract_facts(by_rule, words)
-    if facts.ages:
-        minor_ages = [str(age) for age in facts.ages if age < ADULT_AGE]
-        if minor_ages:
-            matched.setdefault("minor_age", []).extend(minor_ages)
-        else:
-            matched.setdefault("adult_age", []).extend(str(age) for age in facts.ages)
-    if "clock_unit" in by_rule:
-        clock = clock_times(by_rule, words)
-        if clock:
-            matched.setdefault("time_clock", []).extend(clock)
+def gather_evidence(by_rule: ByRule, words: Callable[[], Sequence[str]]) -> Evidence:
+    """Read the facts and derive the age and clock signals from the hits of each rule.
+
+    ``words`` gives the message's folded words (numbers included), built only
+    when an age or a clock time needs the numbers around a hit.
+    """
     weights, category_of = _scoring()
-    fired = {rule: weights[rule] for rule in matched if rule in weights}
-    categories = tuple(sorted({category_of[rule] for rule in fired if rule in category_of}))
-    return Evidence(
-        fired=fired,
-        matched={rule: tuple(words_) for rule, words_ in matched.items() if rule in fired},
-        categories=categories,
-        facts=facts,
+    matched = {
+        rule: (found[0][3],) if len(found) == 1 else tuple(dict.fromkeys([h[3] for h in found]))
+        for rule, found in by_rule.items()
+        if rule in weights
+    }
+    if _FACT_RULES.isdisjoint(by_rule):
+        facts = _NO_FACTS
+    else:
+        facts, clock = read_facts(by_rule, words() if not _NUMBER_RULES.isdisjoint(by_rule) else ())
+        if facts.ages:
+            ages = tuple(str(age) for age in facts.ages if age < ADULT_AGE)
+            rule = "minor_age" if ages else "adult_age"
+            matched[rule] = matched.get(rule, ()) + (ages or tuple(map(str, facts.ages)))
+        if clock:
+            matched["time_clock"] = matched.get("time_clock", ()) + tuple(clock)
+    fired = {rule: weights[rule] for rule in matched}
+    categories = fired.keys() & category_of.keys()
+    return _new_tuple(
+        Evidence,
+        (
+            fired,
+            matched,
+            tuple(sorted({category_of[rule] for rule in categories})) if categories else (),
+            facts,
+            sum([weight for weight in fired.values() if weight > 0]),
+        ),
     )
 
 
@@ -446,6 +477,8 @@ _ANCHORS = frozenset(
     ("minor_age", "self_report", "time_now", "time_today", "time_clock", "missing", "ongoing")
 )
 _SELF_ACUTE = frozenset(("handover", "abduction"))
+_STILL_THERE = frozenset(STILL_THERE)
+_PLAN_OR_HEARSAY = frozenset(("plan", "hearsay"))
 
 
 def decide_urgency(evidence: Evidence) -> Urgency:
@@ -463,8 +496,8 @@ def decide_urgency(evidence: Evidence) -> Urgency:
         or not fired.isdisjoint(_CONCRETE)
         or (child and (not fired.isdisjoint(_MOVING) or heard_now))
     )
-    support = sum(weight for weight in e.fired.values() if weight > 0)
-    if not concrete or e.insistence(DISMISSIVE) >= support:
+    support = e.support
+    if not concrete or e.insistence(_DISMISSIVE) >= support:
         return Urgency.LOW
     # Adults only (GUIDE): an adult age and no child's age, even when the adult
     # writes about themself ("I'm 32"); an adult word without a self-report.
@@ -501,8 +534,10 @@ def decide_urgency(evidence: Evidence) -> Urgency:
             return Urgency.CRITICAL
         return Urgency.HIGH
     # "Next week" with known people is high (GUIDE): it outweighs hearsay and plans.
-    doubt = e.total(("time_past",)) + (0 if "time_soon" in fired else e.total(("plan", "hearsay")))
-    still_there = "ongoing" in fired or doubt <= e.total(STILL_THERE)
+    doubt = abs(e.fired.get("time_past", 0)) + (
+        0 if "time_soon" in fired else e.total(_PLAN_OR_HEARSAY)
+    )
+    still_there = "ongoing" in fired or doubt <= e.total(_STILL_THERE)
     if still_there and not fired.isdisjoint(_ONGOING_HARM) and (child or e.categories):
         return Urgency.HIGH
     return Urgency.MEDIUM
@@ -519,8 +554,7 @@ _LEVEL_FLOOR = {Urgency.LOW: 0, Urgency.MEDIUM: 25, Urgency.HIGH: 50, Urgency.CR
 
 def score_for(urgency: Urgency, evidence: Evidence) -> int:
     """0-100: the level's band, placed within it by the weight of the evidence."""
-    support = sum(weight for weight in evidence.fired.values() if weight > 0)
-    return _LEVEL_FLOOR[urgency] + min(24, support // 8)
+    return _LEVEL_FLOOR[urgency] + min(24, evidence.support // 8)
 
 
 # Folding is done word by word, each distinct word once: the vocabulary of
@@ -548,7 +582,9 @@ class Piece(NamedTuple):
 
     ``readable`` is its :func:`~triage.normalize.readable_form`; ``shown``,
     ``words`` and ``tokens`` its words as typed (casefolded), folded, and with
-    numbers masked; ``scripts`` the script of each word's first letter.
+    numbers masked; ``scripts`` the script of each word's first letter;
+    ``letters`` whether it holds an ASCII letter; ``emoji`` the emoji the
+    language-neutral lexicon knows, in order.
     """
 
     readable: str
@@ -556,6 +592,8 @@ class Piece(NamedTuple):
     words: tuple[str, ...]
     tokens: tuple[str, ...]
     scripts: tuple[str, ...]
+    letters: bool
+    emoji: tuple[str, ...]
 
 
 # Reports reuse a small vocabulary: each distinct chunk is normalised, split,
@@ -564,20 +602,45 @@ _PIECES: dict[str, Piece] = {}
 _PIECES_LIMIT = 200_000
 
 
+@cache
+def _known_emoji() -> frozenset[str]:
+    return frozenset(load_lexicons()[COMMON].emoji)
+
+
 def _piece(raw: str) -> Piece:
     readable = readable_form(raw)
     shown = tuple(split_words(readable))
     words = tuple(fold_words(shown))
+    emoji = _known_emoji()
     piece = Piece(
         readable,
         shown,
         words,
         tuple(mask_numbers(list(words))),
         tuple(script for script in map(script_of, readable.split()) if script is not None),
+        not _ASCII_LETTERS.isdisjoint(readable),
+        () if readable.isascii() else tuple(dict.fromkeys(c for c in readable if c in emoji)),
     )
     if len(_PIECES) < _PIECES_LIMIT:
         _PIECES[raw] = piece
     return piece
+
+
+def clear_memos() -> None:
+    """Forget every memoised chunk and word (benchmarks measure first sight with it)."""
+    _PIECES.clear()
+    _FOLDED_WORDS.clear()
+    for matcher in _BUILT_MATCHERS:
+        matcher.word_cache.clear()
+
+
+def pieces_of(text: str) -> list[Piece]:
+    """The memoised pieces of ``text``, in order."""
+    chunks = text.split()
+    pieces = list(map(_PIECES.get, chunks))
+    if not all(pieces):
+        return [piece or _piece(raw) for raw, piece in zip(chunks, pieces, strict=True)]
+    return pieces  # type: ignore[return-value]
 
 
 def analyse_text(text: str) -> tuple[str, list[str], list[str], list[str], tuple[str, ...]]:
@@ -586,17 +649,31 @@ def analyse_text(text: str) -> tuple[str, list[str], list[str], list[str], tuple
     Equals :func:`readable_form`, :func:`split_words`, :func:`fold_words` and
     :func:`mask_numbers` applied to the whole text, chunk by memoised chunk.
     """
-    known = _PIECES
-    pieces = [known.get(raw) or _piece(raw) for raw in text.split()]
-    readable = " ".join(filter(None, map(_READABLE, pieces)))
-    shown = list(chain.from_iterable(map(_SHOWN, pieces)))
-    words = list(chain.from_iterable(map(_WORDS, pieces)))
-    tokens = list(chain.from_iterable(map(_TOKENS, pieces)))
+    pieces = pieces_of(text)
+    return (
+        _readable(pieces),
+        list(chain.from_iterable(map(_SHOWN, pieces))),
+        _words(pieces),
+        list(chain.from_iterable(map(_TOKENS, pieces))),
+        _scripts(text, pieces),
+    )
+
+
+def _readable(pieces: Sequence[Piece]) -> str:
+    return " ".join(filter(None, map(_READABLE, pieces)))
+
+
+def _words(pieces: Sequence[Piece]) -> list[str]:
+    return list(chain.from_iterable(map(_WORDS, pieces)))
+
+
+def _scripts(text: str, pieces: Sequence[Piece]) -> tuple[str, ...]:
     if text.isascii():
-        scripts: tuple[str, ...] = ("Latn",) if not _ASCII_LETTERS.isdisjoint(readable) else ()
-    else:
-        scripts = ranked_scripts(Counter(chain.from_iterable(map(_SCRIPTS, pieces))))
-    return readable, shown, words, tokens, scripts
+        return ("Latn",) if any(map(_LETTERS, pieces)) else ()
+    scripts = list(chain.from_iterable(map(_SCRIPTS, pieces)))
+    if scripts.count(scripts[0] if scripts else "") == len(scripts):
+        return tuple(scripts[:1])  # one script, the common case
+    return ranked_scripts(Counter(scripts))
 
 
 _ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
@@ -605,34 +682,40 @@ _SHOWN = attrgetter("shown")
 _WORDS = attrgetter("words")
 _TOKENS = attrgetter("tokens")
 _SCRIPTS = attrgetter("scripts")
+_LETTERS = attrgetter("letters")
+_EMOJI = attrgetter("emoji")
 
 
 def assess(text: str, lang: str | None = None) -> Assessment:
     """Assess one report. Total: any ``str`` gets a verdict, never an exception."""
-    readable, shown, words, tokens, scripts = analyse_text(text)
-    likely = tuple(tag for script in scripts for tag in likely_languages(script, tokens))
+    pieces = pieces_of(text)
+    tokens = list(chain.from_iterable(map(_TOKENS, pieces)))
+    scripts = _scripts(text, pieces)
+    if len(scripts) == 1:
+        likely = likely_languages(scripts[0], tokens)
+    else:
+        likely = tuple(tag for script in scripts for tag in likely_languages(script, tokens))
     language = lang or (likely[0] if likely else UNDETERMINED)
     matcher = matcher_for((language, *likely, *_ALWAYS))
-    hits = find_hits(matcher, tokens, shown, readable)
+    by_rule = find_hits(matcher, tokens, list(chain.from_iterable(map(_SHOWN, pieces))))
+    if not text.isascii() and any(map(_EMOJI, pieces)):
+        for char in dict.fromkeys(chain.from_iterable(map(_EMOJI, pieces))):
+            add_hit(by_rule, matcher.emoji[char], char)
     if NUMBER in tokens:
-        hits.extend(pattern_hits(matcher.lexicons, readable))
-    evidence = gather_evidence(hits, words)
+        pattern_hits(matcher.lexicons, _readable(pieces), by_rule)
+    evidence = gather_evidence(by_rule, lambda: _words(pieces))
     urgency = decide_urgency(evidence)
     fired, matched = evidence.fired, evidence.matched
     signals = tuple(
         [
-            _new_hit(Signal, (rule, fired[rule], matched[rule]))
+            _new_tuple(Signal, (rule, fired[rule], matched[rule]))
             for rule in sorted(fired, key=_signal_order().__getitem__)
         ]
     )
     categories = () if urgency is Urgency.LOW else evidence.categories
-    return Assessment(
-        urgency=urgency,
-        score=score_for(urgency, evidence),
-        categories=categories,
-        language=language,
-        signals=signals,
-        facts=evidence.facts,
+    return _new_tuple(
+        Assessment,
+        (urgency, score_for(urgency, evidence), categories, language, signals, evidence.facts),
     )
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 _MAX_AGE = 99
 # "8 to 11 years", "12 se 14 saal": short words may join the numbers of a range.
@@ -28,9 +27,8 @@ class HitLike(Protocol):
     def text(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class Facts:
-    """Concrete details read from a report."""
+class Facts(NamedTuple):
+    """Concrete details read from a report (immutable)."""
 
     ages: tuple[int, ...] = ()
     places: tuple[str, ...] = ()
@@ -121,10 +119,28 @@ def extract_facts(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]
 
     ``words`` are the message's words, numbers included, at the hits' positions.
     """
-    times = _texts(by_rule, TIME_RULES) + clock_times(by_rule, words)
-    return Facts(
-        ages=tuple(sorted(set(_ages(by_rule, words)))),
-        places=tuple(dict.fromkeys(_texts(by_rule, ("place",)))),
-        transport=tuple(dict.fromkeys(_texts(by_rule, ("transit",)))),
-        times=tuple(dict.fromkeys(times)),
+    return read_facts(by_rule, words)[0]
+
+
+def read_facts(
+    by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]
+) -> tuple[Facts, list[str]]:
+    """:func:`extract_facts`, and the clock times among the facts' times."""
+    clock = clock_times(by_rule, words) if "clock_unit" in by_rule else []
+    times = _texts(by_rule, TIME_RULES) + clock
+    ages = _ages(by_rule, words) if not _AGE_RULES.isdisjoint(by_rule) else ()
+    places = by_rule.get("place")
+    transit = by_rule.get("transit")
+    facts = tuple.__new__(
+        Facts,
+        (
+            tuple(sorted(set(ages))) if ages else (),
+            tuple(dict.fromkeys([hit.text for hit in places])) if places else (),
+            tuple(dict.fromkeys([hit.text for hit in transit])) if transit else (),
+            tuple(dict.fromkeys(times)) if times else (),
+        ),
     )
+    return facts, clock
+
+
+_AGE_RULES = frozenset({"age_unit", "age_prefix", "age", "self_report"})
