@@ -476,8 +476,9 @@ _ONGOING_HARM = frozenset(ONGOING_HARM)
 _ANCHORS = frozenset(
     ("minor_age", "self_report", "time_now", "time_today", "time_clock", "missing", "ongoing")
 )
-_SELF_ACUTE = frozenset(("handover", "abduction"))
+_SELF_ACUTE = frozenset(("handover", "abduction", "violence", "movement"))
 _STILL_THERE = frozenset(STILL_THERE)
+_ALARM = frozenset(("distress", "plea", "time_now"))
 _PLAN_OR_HEARSAY = frozenset(("plan", "hearsay"))
 
 
@@ -495,6 +496,9 @@ def decide_urgency(evidence: Evidence) -> Urgency:
         bool(e.categories)
         or not fired.isdisjoint(_CONCRETE)
         or (child and (not fired.isdisjoint(_MOVING) or heard_now))
+        # Somebody is being taken away and the reporter is alarmed: a report
+        # even when no word says "child" (GUIDE: unknown ages are children).
+        or ("movement" in fired and not fired.isdisjoint(_ALARM))
     )
     support = e.support
     if not concrete or e.insistence(_DISMISSIVE) >= support:

@@ -152,6 +152,11 @@ def test_signal_family_fires(lang: str, text: str, rule: str) -> None:
         ("lol my kids kidnapped my phone again 😂 wrong chat", Urgency.LOW),
         ("My sister is 26 and wants to work abroad, is the agency registered?", Urgency.LOW),
         ("My cousin is 24, her employer took her passport and locks her in", Urgency.MEDIUM),
+        # A child writing about being beaten or taken away: critical (GUIDE).
+        ("i am 13, i work at a dhaba, the owner beats me every night", Urgency.CRITICAL),
+        ("please i am 15, my uncle is taking me to another city tomorrow", Urgency.CRITICAL),
+        # Somebody pushed into a van, reporter alarmed, no word for "child": a report.
+        ("URGENT a man is dragging two teens into a white van at the petrol pump", Urgency.CRITICAL),
     ],
 )
 def test_guide_hard_cases(text: str, level: Urgency) -> None:
