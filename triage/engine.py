@@ -479,6 +479,14 @@ _ANCHORS = frozenset(
 _SELF_ACUTE = frozenset(("handover", "abduction", "violence", "movement"))
 _STILL_THERE = frozenset(STILL_THERE)
 _ALARM = frozenset(("distress", "plea", "time_now"))
+_SITUATED = frozenset(("cat.forced_labour", "cat.begging", "cat.sexual_exploitation"))
+# What makes a child's work a story, a plan or a lure rather than a place to go to.
+_DOUBT = frozenset(
+    {
+        *("time_past", "plan", "hearsay", "rumour", "time_soon", "question", "movement"),
+        *("cat.online_exploitation", "cat.unsafe_migration"),
+    }
+)
 _PLAN_OR_HEARSAY = frozenset(("plan", "hearsay"))
 
 
@@ -543,6 +551,10 @@ def decide_urgency(evidence: Evidence) -> Urgency:
     )
     still_there = "ongoing" in fired or doubt <= e.total(_STILL_THERE)
     if still_there and not fired.isdisjoint(_ONGOING_HARM) and (child or e.categories):
+        return Urgency.HIGH
+    # A child put to work, to beg or to sex work, told as it is now: ongoing
+    # at a findable place (GUIDE's high), unless past, planned or hearsay.
+    if child and not fired.isdisjoint(_SITUATED) and fired.isdisjoint(_DOUBT):
         return Urgency.HIGH
     return Urgency.MEDIUM
 
