@@ -511,6 +511,9 @@ def decide_urgency(evidence: Evidence) -> Urgency:
     support = e.support
     if not concrete or e.insistence(_DISMISSIVE) >= support:
         return Urgency.LOW
+    # A question about the line or the law, about nobody in particular: low.
+    if "question" in fired and not child and fired.isdisjoint(_ANCHORS | _SERIOUS):
+        return Urgency.LOW
     # Adults only (GUIDE): an adult age and no child's age, even when the adult
     # writes about themself ("I'm 32"); an adult word without a self-report.
     if "minor_age" not in fired and (
