@@ -479,6 +479,9 @@ _ANCHORS = frozenset(
 _SELF_ACUTE = frozenset(("handover", "abduction", "violence", "movement"))
 _STILL_THERE = frozenset(STILL_THERE)
 _ALARM = frozenset(("distress", "plea", "time_now"))
+_FIRST_HAND = frozenset(
+    ("self_report", "minor_age", "time_now", "missing", "harm", "locked", "ongoing", "confinement")
+)
 _SITUATED = frozenset(("cat.forced_labour", "cat.begging", "cat.sexual_exploitation"))
 # What makes a child's work a story, a plan or a lure rather than a place to go to.
 _DOUBT = frozenset(
@@ -490,15 +493,9 @@ _DOUBT = frozenset(
 _PLAN_OR_HEARSAY = frozenset(("plan", "hearsay"))
 
 
-def decide_urgency(evidence: Evidence) -> Urgency:
-    """The GUIDE's levels as a decision over signal families.
-
-    ``fired.isdisjoint(FAMILY)`` is "no rule of the family fired"; written out
-    rather than through :meth:`Evidence.has`, as this runs for every report.
-    """
-    e = evidence
+def _is_a_report(e: Evidence, child: bool) -> bool:
+    """Whether a concrete case is reported at all (GUIDE's low is "no concrete case")."""
     fired = e.fired.keys()
-    child = not fired.isdisjoint(_CHILD)
     heard_now = "distress" in fired and "time_now" in fired
     concrete = (
         bool(e.categories)
@@ -508,11 +505,26 @@ def decide_urgency(evidence: Evidence) -> Urgency:
         # even when no word says "child" (GUIDE: unknown ages are children).
         or ("movement" in fired and not fired.isdisjoint(_ALARM))
     )
-    support = e.support
-    if not concrete or e.insistence(_DISMISSIVE) >= support:
-        return Urgency.LOW
+    if not concrete or e.insistence(_DISMISSIVE) >= e.support:
+        return False
+    # News, a film, a school project: low unless the reporter also tells of a
+    # child of their own knowledge (an age, a self-report, now, missing).
+    if "awareness" in fired and fired.isdisjoint(_FIRST_HAND):
+        return False
     # A question about the line or the law, about nobody in particular: low.
-    if "question" in fired and not child and fired.isdisjoint(_ANCHORS | _SERIOUS):
+    return not ("question" in fired and not child and fired.isdisjoint(_ANCHORS | _SERIOUS))
+
+
+def decide_urgency(evidence: Evidence) -> Urgency:
+    """The GUIDE's levels as a decision over signal families.
+
+    ``fired.isdisjoint(FAMILY)`` is "no rule of the family fired"; written out
+    rather than through :meth:`Evidence.has`, as this runs for every report.
+    """
+    e = evidence
+    fired = e.fired.keys()
+    child = not fired.isdisjoint(_CHILD)
+    if not _is_a_report(e, child):
         return Urgency.LOW
     # Adults only (GUIDE): an adult age and no child's age, even when the adult
     # writes about themself ("I'm 32"); an adult word without a self-report.
