@@ -479,6 +479,7 @@ _ANCHORS = frozenset(
 _SELF_ACUTE = frozenset(("handover", "abduction", "violence", "movement"))
 _STILL_THERE = frozenset(STILL_THERE)
 _ALARM = frozenset(("distress", "plea", "time_now"))
+_HELD = frozenset(("confinement", "exploitation", "violence", "missing"))
 _FIRST_HAND = frozenset(
     ("self_report", "minor_age", "time_now", "missing", "harm", "locked", "ongoing", "confinement")
 )
@@ -565,7 +566,15 @@ def decide_urgency(evidence: Evidence) -> Urgency:
         0 if "time_soon" in fired else e.total(_PLAN_OR_HEARSAY)
     )
     still_there = "ongoing" in fired or doubt <= e.total(_STILL_THERE)
-    if still_there and not fired.isdisjoint(_ONGOING_HARM) and (child or e.categories):
+    # Online grooming is medium however often it happens (GUIDE), unless the
+    # child is also held, beaten or exploited.
+    grooming_only = e.categories == ("online_exploitation",) and fired.isdisjoint(_HELD)
+    if (
+        still_there
+        and not grooming_only
+        and not fired.isdisjoint(_ONGOING_HARM)
+        and (child or e.categories)
+    ):
         return Urgency.HIGH
     # A child put to work, to beg or to sex work, told as it is now: ongoing
     # at a findable place (GUIDE's high), unless past, planned or hearsay.
