@@ -107,7 +107,7 @@ class Matcher:
     phrase_stems_by_head: Mapping[str, PhraseStems]
     phrases_by_opening: Mapping[tuple[str, str], PhraseTables]
     phrase_heads: frozenset[str]
-    phrase_stem_heads: frozenset[str]
+    phrase_stem_seconds: Mapping[str, tuple[str, ...]]
     stem_heads: Mapping[str, tuple[int, ...]]
     stem_rules: Mapping[str, Rules]
     emoji: Mapping[str, Rules]
@@ -180,7 +180,10 @@ def matcher_for(languages: tuple[str, ...]) -> Matcher:
         words=_merge(lex.words for lex in chosen),
         phrase_stems_by_head=phrase_stems_by_head,
         phrases_by_opening=phrases_by_opening,
-        phrase_stem_heads=frozenset(phrase_stems_by_head),
+        phrase_stem_seconds={
+            head: tuple({parts[1] for parts, _ in entries})
+            for head, entries in phrase_stems_by_head.items()
+        },
         phrase_heads=frozenset(first for first, _ in phrases_by_opening)
         | frozenset(phrase_stems_by_head),
         stem_heads={
@@ -269,16 +272,17 @@ def find_hits(matcher: Matcher, tokens: Sequence[str], shown: Sequence[str]) -> 
     """
     by_rule: ByRule = {}
     infos = _infos(matcher, tokens)
-    openings, stem_heads, count = matcher.phrases_by_opening, matcher.phrase_stem_heads, len(tokens)
+    openings, seconds, count = matcher.phrases_by_opening, matcher.phrase_stem_seconds, len(tokens)
     covered = 0
     for start in compress(range(count), infos):
         if start < covered:
             continue
         rules, head = infos[start]  # type: ignore[misc]
-        if head:
-            token = tokens[start]
-            tables = openings.get((token, tokens[start + 1])) if start + 1 < count else None
-            if tables is not None or token in stem_heads:
+        if head and start + 1 < count:
+            token, after = tokens[start], tokens[start + 1]
+            tables = openings.get((token, after))
+            # str.startswith takes a tuple: one C call tests every phrase stem's second part.
+            if tables is not None or after.startswith(seconds.get(token, ())):
                 size, phrase_rules = _longest_phrase(matcher, tokens, start, tables or ())
                 if size:
                     covered = start + size
