@@ -156,7 +156,7 @@ def test_signal_family_fires(lang: str, text: str, rule: str) -> None:
         ("i am 13, i work at a dhaba, the owner beats me every night", Urgency.CRITICAL),
         ("please i am 15, my uncle is taking me to another city tomorrow", Urgency.CRITICAL),
         # Somebody pushed into a van, reporter alarmed, no word for "child": a report.
-        ("URGENT a man is dragging two teens into a white van at the petrol pump", Urgency.CRITICAL),
+        ("URGENT a man is dragging two teens into a white van at the pump", Urgency.CRITICAL),
     ],
 )
 def test_guide_hard_cases(text: str, level: Urgency) -> None:
