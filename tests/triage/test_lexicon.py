@@ -104,3 +104,25 @@ def test_bad_pattern_is_a_load_error() -> None:
 def test_missing_meta_is_a_load_error_with_an_example() -> None:
     with pytest.raises(LexiconError, match=r"\[meta\]"):
         parse_lexicon("xx.toml", {"terms": {}}, load_rules())
+
+
+@pytest.mark.parametrize("file", [f for f in lexicon_files() if not f.startswith("_")])
+def test_every_term_written_alone_fires_its_rule(file: str) -> None:
+    """Each term of a language, typed on its own (a stem as its stem, ``#`` as 12), is
+    read in that language as its rule: nothing is lost to normalisation, splitting or
+    a clash between phrase tables."""
+    from triage import assess
+
+    data = _raw(file)
+    language = data["meta"]["language"]
+    scoring = {rule.name for rule in load_rules().values() if rule.scores}
+    missed = []
+    for rule, terms in data.get("terms", {}).items():
+        if rule not in scoring:
+            continue  # facts-only rules (age units, places) never show as signals
+        for term in terms:
+            text = term.removesuffix(STEM_MARK).replace("#", "12")
+            fired = {signal.rule for signal in assess(text, lang=language).signals}
+            if rule not in fired:
+                missed.append((rule, term, sorted(fired)))
+    assert not missed, f"{file}: terms that do not fire their rule: {missed[:10]}"
