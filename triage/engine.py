@@ -501,11 +501,11 @@ _PLAN_OR_HEARSAY = frozenset(("plan", "hearsay"))
 def _is_a_report(e: Evidence, child: bool) -> bool:
     """Whether a concrete case is reported at all (GUIDE's low is "no concrete case")."""
     fired = e.fired.keys()
-    heard_now = "distress" in fired and "time_now" in fired
     concrete = (
         bool(e.categories)
         or not fired.isdisjoint(_CONCRETE)
-        or (child and (not fired.isdisjoint(_MOVING) or heard_now))
+        # A child on the move, or a child heard crying or in fear.
+        or (child and (not fired.isdisjoint(_MOVING) or "distress" in fired))
         # Somebody is being taken away and the reporter is alarmed: a report
         # even when no word says "child" (GUIDE: unknown ages are children).
         or ("movement" in fired and not fired.isdisjoint(_ALARM))
