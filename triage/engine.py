@@ -474,7 +474,6 @@ _SERIOUS = frozenset((*ACUTE, "confinement", "exploitation", "violence"))
 _SCHEDULED = frozenset(SCHEDULED_EVENTS)
 _HAPPENING = frozenset(HAPPENING_EVENTS)
 _NOT_NOW = frozenset(("time_past", "ongoing", "hearsay", "plan"))
-_SETTLED = frozenset(("plan", "time_soon"))
 _ONGOING_HARM = frozenset(ONGOING_HARM)
 # What makes a rumour a report: a known child, a time, a place or a first-hand account.
 _ANCHORS = frozenset(
@@ -555,7 +554,9 @@ def decide_urgency(evidence: Evidence) -> Urgency:
     # A child on the move through a station or border, and a reporter who
     # begs for speed: under-triage is the costly error, so read it as now.
     urgent_transit = "movement" in fired and "transit" in fired and "plea" in fired
-    settled = not fired.isdisjoint(_SETTLED)
+    # A plan or "soon" settles a report as not-now, unless "tonight" is said too
+    # ("not the day after tomorrow, tonight").
+    settled = "plan" in fired or ("time_soon" in fired and "time_now" not in fired)
     if not past_only and (
         not fired.isdisjoint(_ACUTE) or ((now or urgent_transit) and not settled)
     ):
