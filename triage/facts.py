@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 _MAX_AGE = 99
+_ADULT = 18
 # "8 to 11 years", "12 se 14 saal": short words may join the numbers of a range.
 _MAX_CONNECTOR_LENGTH = 3
 TIME_RULES = ("time_now", "time_today", "time_present", "time_soon", "time_clock")
@@ -77,8 +78,16 @@ def _ages(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> lis
     ages: list[int] = []
     for hit in by_rule.get("age_unit", ()):
         ages.extend(numbers_before(words, hit.start))
+    # "around 20 (Rohingya) kids" is a count, not an age: an adult number just before a
+    # child word ("අවුරුදු 14ක කෙල්ලෙක්", a 14-year girl, keeps its age).
+    child_words = {hit.start for hit in by_rule.get("minor", ()) if hit.end == hit.start + 1}
     for hit in by_rule.get("age_prefix", ()):
-        ages.extend(numbers_after(words, hit.end - 1))
+        numbers = numbers_after(words, hit.end - 1)
+        after = hit.end + len(numbers)  # the word after the number(s)
+        if child_words.isdisjoint((after, after + 1)):
+            ages.extend(numbers)
+        else:  # an adult "age" of children is a count; a child's age stays an age
+            ages.extend(number for number in numbers if number < _ADULT)
     # "age" patterns ("(15)") and self-reports with a number ("i am 14",
     # "mai 15 saal ki") carry the age in their own words.
     for hit in (*by_rule.get("age", ()), *by_rule.get("self_report", ())):
