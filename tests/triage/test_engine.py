@@ -228,3 +228,16 @@ def test_low_verdicts_carry_no_categories() -> None:
 def test_folding_word_by_word_equals_folding_the_text(text: str) -> None:
     readable = readable_form(text)
     assert fold_words(split_words(readable)) == split_words(fold_variants(readable))
+
+
+def test_hindi_sun_listen_is_not_english_soon() -> None:
+    """'sun' (listen) folds like English 'soon'; it must not settle a report as not-now."""
+    result = assess("sun, abhi ek ladki ko bus me le ja rahe hain")
+    assert result.urgency is Urgency.CRITICAL
+    assert "time_soon" not in _rules(result)
+
+
+def test_a_count_of_children_is_not_an_adult_age() -> None:
+    result = assess("right now men are putting around 20 kids on a fishing boat at the jetty")
+    assert result.urgency is Urgency.CRITICAL
+    assert 20 not in result.facts.ages
