@@ -13,11 +13,16 @@ each lexicon's free-form ``patterns`` into one expression.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -164,10 +169,26 @@ def _freeze(table: dict[str, list[str]]) -> Table:
 Index = dict[str, list[str]]
 
 
+def _normalized(
+    entries: list[str], rule: str, normalized: Mapping[str, list[str]] | None
+) -> list[str]:
+    done = normalized.get(rule) if normalized is not None else None
+    if done is None or len(done) != len(entries):
+        return [normalize_term(entry) for entry in entries]
+    return done
+
+
 def _index_terms(
-    file: str, terms: Mapping[str, Any], rules: Mapping[str, Rule]
+    file: str,
+    terms: Mapping[str, Any],
+    rules: Mapping[str, Rule],
+    normalized: Mapping[str, list[str]] | None = None,
 ) -> tuple[Index, dict[int, Index], dict[int, Index], Index]:
-    """Sort terms into words, phrases by length, stems by length, phrase stems."""
+    """Sort terms into words, phrases by length, stems by length, phrase stems.
+
+    ``normalized`` holds each rule's terms already passed through
+    :func:`normalize_term` (from the start-up cache), in the same order.
+    """
     words: dict[str, list[str]] = {}
     phrases: dict[int, dict[str, list[str]]] = {}
     stems: dict[int, dict[str, list[str]]] = {}
@@ -182,8 +203,7 @@ def _index_terms(
             raise LexiconError(
                 f'triage/lexicons/{file}: [terms] {rule} must be a list of strings, e.g. ["word"]'
             )
-        for entry in entries:
-            term = normalize_term(entry)
+        for entry, term in zip(entries, _normalized(entries, rule, normalized), strict=True):
             if term.endswith(STEM_MARK):
                 stem = term.removesuffix(STEM_MARK)
                 if not stem:
@@ -243,17 +263,29 @@ def _emoji_table(file: str, data: Mapping[str, Any], rules: Mapping[str, Rule]) 
     return _freeze(table)
 
 
-def parse_lexicon(file: str, data: Mapping[str, Any], rules: Mapping[str, Rule]) -> Lexicon:
-    """Build a :class:`Lexicon` from a parsed TOML document."""
+def parse_lexicon(
+    file: str,
+    data: Mapping[str, Any],
+    rules: Mapping[str, Rule],
+    normalized: Mapping[str, Any] | None = None,
+) -> Lexicon:
+    """Build a :class:`Lexicon` from a parsed TOML document.
+
+    ``normalized`` (``{"terms": {rule: [...]}, "markers": [...]}``) skips the
+    normalisation of terms already normalised by an earlier start.
+    """
     meta = data.get("meta")
     if not isinstance(meta, dict) or not {"language", "name", "script"} <= meta.keys():
         raise LexiconError(
             f"triage/lexicons/{file}: needs a [meta] table with language, name and script, "
             f'e.g. [meta] language = "hi-Latn" name = "Hindi (romanized)" script = "Latn"'
         )
-    words, phrases, stems, phrase_stems = _index_terms(file, data.get("terms", {}), rules)
+    done = normalized or {}
+    words, phrases, stems, phrase_stems = _index_terms(
+        file, data.get("terms", {}), rules, done.get("terms")
+    )
     pattern, pattern_rules = _compile_patterns(file, data.get("patterns", {}), rules)
-    markers = frozenset(normalize_term(m) for m in meta.get("markers", []))
+    markers = frozenset(done.get("markers") or (normalize_term(m) for m in meta.get("markers", [])))
     return Lexicon(
         language=meta["language"],
         name=meta["name"],
@@ -286,9 +318,17 @@ def lexicon_files() -> tuple[str, ...]:
 def load_lexicons() -> Mapping[str, Lexicon]:
     """Every lexicon keyed by language tag; ``_common`` holds language-neutral terms."""
     rules = load_rules()
+    files = lexicon_files()
+    sources = {file: _lexicon_source(file) for file in files}
+    cache_name = f"lexicons-{_digest(sources)}.json"
+    prepared = _read_cache(cache_name)
+    if prepared is None or set(prepared) != set(files):
+        prepared = {file: _prepare(file, sources[file]) for file in files}
+        _write_cache(cache_name, prepared)
     lexicons = {}
-    for file in lexicon_files():
-        lexicon = parse_lexicon(file, _read_toml(file), rules)
+    for file in files:
+        data, normalized = prepared[file]
+        lexicon = parse_lexicon(file, data, rules, normalized)
         if lexicon.language in lexicons:
             raise LexiconError(
                 f"triage/lexicons/{file}: language {lexicon.language!r} is already defined; "
@@ -298,3 +338,81 @@ def load_lexicons() -> Mapping[str, Lexicon]:
     if COMMON not in lexicons:
         raise LexiconError(f"triage/lexicons: {COMMON}.toml is missing; restore it from git")
     return MappingProxyType(lexicons)
+
+
+# Start-up cache. Parsing TOML and normalising ~20,000 terms costs ~250 ms; the
+# result depends only on the lexicon files and on this module's and
+# triage/normalize.py's code, so it is kept (like a .pyc) under a name made of a
+# digest of all of them, in triage/lexicons/__pycache__ or the user's cache.
+_CACHE_FORMAT = 1
+_CODE = (Path(__file__), Path(__file__).with_name("normalize.py"))
+
+
+def _lexicon_source(file: str) -> bytes:
+    return resources.files("triage").joinpath("lexicons", file).read_bytes()
+
+
+def _digest(sources: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256(f"{_CACHE_FORMAT} {sys.version}".encode())
+    for path in _CODE:
+        digest.update(path.read_bytes())
+    for file, source in sorted(sources.items()):
+        digest.update(file.encode() + b"\0" + source + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _prepare(file: str, source: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A file's TOML document and its terms and markers, normalised."""
+    try:
+        data = tomllib.loads(source.decode("utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise LexiconError(f"triage/lexicons/{file}: {error}; fix the TOML syntax") from error
+    terms = data.get("terms", {})
+    normalized: dict[str, Any] = {
+        "terms": {
+            rule: [normalize_term(e) for e in entries]
+            for rule, entries in terms.items()
+            if isinstance(entries, list) and all(isinstance(e, str) for e in entries)
+        }
+        if isinstance(terms, dict)
+        else {},
+    }
+    meta = data.get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("markers"), list):
+        normalized["markers"] = [normalize_term(str(m)) for m in meta["markers"]]
+    return data, normalized
+
+
+def _cache_dirs() -> list[Path]:
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return [Path(__file__).with_name("lexicons") / "__pycache__", Path(home) / "sajag"]
+
+
+def _read_cache(name: str) -> dict[str, Any] | None:
+    for folder in _cache_dirs():
+        try:
+            loaded = json.loads((folder / name).read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(loaded, dict):
+            return {file: tuple(entry) for file, entry in loaded.items()}
+    return None
+
+
+def _write_cache(name: str, prepared: Mapping[str, Any]) -> None:
+    """Best effort: a read-only install simply normalises at every start."""
+    try:
+        blob = json.dumps({file: list(entry) for file, entry in prepared.items()}).encode()
+    except (TypeError, ValueError):
+        return  # a TOML value JSON cannot hold (a date): no cache
+    for folder in _cache_dirs():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob("lexicons-*.json"):
+                stale.unlink(missing_ok=True)
+            temporary = folder / f"{name}.{os.getpid()}.tmp"
+            temporary.write_bytes(blob)
+            temporary.replace(folder / name)
+            return
+        except OSError:
+            continue

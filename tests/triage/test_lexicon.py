@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +28,12 @@ LANGUAGES = {
 }  # fmt: skip
 
 
+def _raw_text(file: str) -> str:
+    return resources.files("triage").joinpath("lexicons", file).read_text(encoding="utf-8")
+
+
 def _raw(file: str) -> dict[str, Any]:
-    text = resources.files("triage").joinpath("lexicons", file).read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return tomllib.loads(_raw_text(file))
 
 
 def test_every_required_language_has_a_lexicon() -> None:
@@ -126,3 +130,31 @@ def test_every_term_written_alone_fires_its_rule(file: str) -> None:
             if rule not in fired:
                 missed.append((rule, term, sorted(fired)))
     assert not missed, f"{file}: terms that do not fire their rule: {missed[:10]}"
+
+
+def test_start_up_cache_gives_the_same_lexicons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The normalised-terms cache (written at the first start, read at the next) changes
+    nothing; a corrupt cache is ignored and rewritten."""
+    from triage import lexicon
+
+    rules = load_rules()
+    fresh = {
+        file: parse_lexicon(file, tomllib.loads(_raw_text(file)), rules) for file in lexicon_files()
+    }
+    monkeypatch.setattr(lexicon, "_cache_dirs", lambda: [tmp_path])
+    try:
+        lexicon.load_lexicons.cache_clear()
+        first = lexicon.load_lexicons()
+        (written,) = tmp_path.glob("lexicons-*.json")
+        lexicon.load_lexicons.cache_clear()
+        second = lexicon.load_lexicons()
+        written.write_text("{not json")
+        lexicon.load_lexicons.cache_clear()
+        third = lexicon.load_lexicons()
+    finally:
+        lexicon.load_lexicons.cache_clear()
+    for loaded in (first, second, third):
+        assert {lex.language: lex for lex in fresh.values()} == dict(loaded)
+    assert written.read_text().startswith("{")
