@@ -509,7 +509,18 @@ def _is_a_report(e: Evidence, child: bool) -> bool:
         # even when no word says "child" (GUIDE: unknown ages are children).
         or ("movement" in fired and not fired.isdisjoint(_ALARM))
     )
-    if not concrete or e.insistence(_DISMISSIVE) >= e.support:
+    if not concrete:
+        return False
+    # "... how do I report this?" after a concrete child's case is a report: one
+    # question phrase alone does not dismiss a child named with a form of
+    # exploitation (two or more, "if I see ... do I have to give my name", do).
+    asked_only = (
+        fired & _DISMISSIVE == {"question"}
+        and len(e.matched["question"]) == 1
+        and child
+        and bool(e.categories)
+    )
+    if not asked_only and e.insistence(_DISMISSIVE) >= e.support:
         return False
     # News, a film, a school project: low unless the reporter also tells of a
     # child of their own knowledge (an age, a self-report, now, missing).

@@ -241,3 +241,13 @@ def test_a_count_of_children_is_not_an_adult_age() -> None:
     result = assess("right now men are putting around 20 kids on a fishing boat at the jetty")
     assert result.urgency is Urgency.CRITICAL
     assert 20 not in result.facts.ages
+
+
+def test_a_report_ending_in_how_do_i_report_this_is_not_dismissed() -> None:
+    report = assess("girls are brought to the lodge at night, how do i report this?")
+    assert report.urgency is not Urgency.LOW
+    assert assess("the factory owner locks them in at night, how do i report this?").urgency in {
+        Urgency.CRITICAL,
+        Urgency.HIGH,
+    }
+    assert assess("is the helpline open at night?").urgency is Urgency.LOW
