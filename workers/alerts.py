@@ -25,7 +25,7 @@ from bot.jobs import safe_job_id
 from bot.models import Assignment, AuditEntry, Case, Channel, Message
 from bot.oncall import EscalationState, NoChangeError, load_escalation, needs_alerting, update_case
 from bot.outbound import Button, Outgoing, PermanentSendError, TransientSendError
-from bot.responders import Responder, Via, contact, load_roster
+from bot.responders import Responder, Roster, Via, contact, load_roster
 from bot.runtime import Runtime
 from workers import context
 
@@ -278,10 +278,11 @@ def record_first_alert(rt: Runtime, ref: str) -> None:
     update_case(store, ref, change, observe)
 
 
-def retry_send(
-    rt: Runtime, ref: str, responder_id: str, step: str, via: Via, escalation_id: str, attempt: int
-) -> DeliveryOutcome | None:
-    """A scheduled retry: only while the escalation it belongs to still wants it."""
+def live_escalation(
+    rt: Runtime, ref: str, escalation_id: str
+) -> tuple[Case, EscalationState, Roster] | None:
+    """The case, its escalation and the roster, while that escalation is the current,
+    active one of a case that still needs alerting; else None (the job is stale)."""
     case = rt.store.get(ref)
     state = load_escalation(rt.redis, ref)
     roster = load_roster(rt.redis)
@@ -289,6 +290,17 @@ def retry_send(
         return None
     if state is None or state.id != escalation_id or not state.active:
         return None
+    return case, state, roster
+
+
+def retry_send(
+    rt: Runtime, ref: str, responder_id: str, step: str, via: Via, escalation_id: str, attempt: int
+) -> DeliveryOutcome | None:
+    """A scheduled retry: only while the escalation it belongs to still wants it."""
+    live = live_escalation(rt, ref, escalation_id)
+    if live is None:
+        return None
+    case, _, roster = live
     responder = roster.responder(responder_id)
     if responder is None:
         return None

@@ -19,8 +19,6 @@ from bot.oncall import (
     EscalationState,
     NoChangeError,
     entry,
-    load_escalation,
-    needs_alerting,
     open_load,
     update_case,
 )
@@ -30,12 +28,11 @@ from bot.responders import (
     Responder,
     Roster,
     everyone_on_call,
-    load_roster,
     on_call_for_rotation,
 )
 from bot.runtime import Runtime
 from workers import context
-from workers.alerts import deliver
+from workers.alerts import deliver, live_escalation
 
 ESCALATE = "workers.escalation.escalate"
 
@@ -143,13 +140,10 @@ def alert_step(
 
 def run_due_steps(rt: Runtime, ref: str, escalation_id: str) -> str:
     """Send every due step of the current escalation, then schedule the next one."""
-    case = rt.store.get(ref)
-    state = load_escalation(rt.redis, ref)
-    roster = load_roster(rt.redis)
-    if case is None or roster is None or not needs_alerting(case):
+    live = live_escalation(rt, ref, escalation_id)
+    if live is None:
         return "stale"
-    if state is None or state.id != escalation_id or not state.active:
-        return "stale"
+    case, state, roster = live
     now = context.now(rt)
     index = state.next_step
     sent: list[str] = []
@@ -200,13 +194,10 @@ def commit_progress(rt: Runtime, ref: str, escalation_id: str, index: int, sent:
 # ------------------------------------------------------------------ Can't take
 def hand_over_case(rt: Runtime, ref: str, escalation_id: str, handover: int) -> str:
     """After a "Can't take": the next in line owns the case and is alerted now."""
-    case = rt.store.get(ref)
-    state = load_escalation(rt.redis, ref)
-    roster = load_roster(rt.redis)
-    if case is None or roster is None or not needs_alerting(case):
+    live = live_escalation(rt, ref, escalation_id)
+    if live is None:
         return "stale"
-    if state is None or state.id != escalation_id or not state.active:
-        return "stale"
+    case, state, roster = live
     if state.handovers != handover:
         return "superseded"
     now = context.now(rt)
