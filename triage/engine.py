@@ -76,12 +76,11 @@ class Assessment(NamedTuple):
 class Hit(NamedTuple):
     """One matched term: its token span (-1, -1 for emoji and patterns) and words.
 
-    ``rules`` is kept for the facts protocol; hits are grouped by rule instead.
+    Hits are filed under each rule they fire (``ByRule``), so a hit holds no rules.
     """
 
     start: int
     end: int
-    rules: tuple[str, ...]
     text: str
 
 
@@ -286,11 +285,11 @@ def find_hits(matcher: Matcher, tokens: Sequence[str], shown: Sequence[str]) -> 
                 size, phrase_rules = _longest_phrase(matcher, tokens, start, tables or ())
                 if size:
                     covered = start + size
-                    hit = _new_tuple(Hit, (start, covered, (), " ".join(shown[start:covered])))
+                    hit = _new_tuple(Hit, (start, covered, " ".join(shown[start:covered])))
                     _file(by_rule, phrase_rules, hit)
                     continue
         if rules:
-            hit = _new_tuple(Hit, (start, start + 1, (), shown[start]))
+            hit = _new_tuple(Hit, (start, start + 1, shown[start]))
             for rule in rules:
                 by_rule.setdefault(rule, []).append(hit)
     return by_rule
@@ -319,7 +318,7 @@ def _file(by_rule: ByRule, rules: Rules, hit: Hit) -> None:
 
 def add_hit(by_rule: ByRule, rules: Iterable[str], text: str) -> None:
     """Record a hit with no token span (an emoji, a pattern) under each of ``rules``."""
-    hit = Hit(-1, -1, (), text)
+    hit = Hit(-1, -1, text)
     for rule in rules:
         by_rule.setdefault(rule, []).append(hit)
 
@@ -348,10 +347,6 @@ class Evidence(NamedTuple):
     facts: Facts
     # The summed weight of the rules that raise urgency.
     support: int = 0
-
-    def has(self, *rules: str) -> bool:
-        """Whether any of ``rules`` fired."""
-        return not self.fired.keys().isdisjoint(rules)
 
     def total(self, rules: Iterable[str]) -> int:
         """Sum of the absolute weights of those ``rules`` that fired."""
@@ -392,7 +387,7 @@ def gather_evidence(by_rule: ByRule, words: Callable[[], Sequence[str]]) -> Evid
     """
     weights, category_of = _scoring()
     matched = {
-        rule: (found[0][3],) if len(found) == 1 else tuple(dict.fromkeys([h[3] for h in found]))
+        rule: (found[0][2],) if len(found) == 1 else tuple(dict.fromkeys([h[2] for h in found]))
         for rule, found in by_rule.items()
         if rule in weights
     }
@@ -533,8 +528,7 @@ def _is_a_report(e: Evidence, child: bool) -> bool:
 def decide_urgency(evidence: Evidence) -> Urgency:
     """The GUIDE's levels as a decision over signal families.
 
-    ``fired.isdisjoint(FAMILY)`` is "no rule of the family fired"; written out
-    rather than through :meth:`Evidence.has`, as this runs for every report.
+    ``fired.isdisjoint(FAMILY)`` is "no rule of the family fired".
     """
     e = evidence
     fired = e.fired.keys()
@@ -697,22 +691,6 @@ def pieces_of(text: str) -> list[Piece]:
     if not all(pieces):
         return [piece or _piece(raw) for raw, piece in zip(chunks, pieces, strict=True)]
     return pieces  # type: ignore[return-value]
-
-
-def analyse_text(text: str) -> tuple[str, list[str], list[str], list[str], tuple[str, ...]]:
-    """Readable form, shown words, folded words, tokens and scripts of ``text``.
-
-    Equals :func:`readable_form`, :func:`split_words`, :func:`fold_words` and
-    :func:`mask_numbers` applied to the whole text, chunk by memoised chunk.
-    """
-    pieces = pieces_of(text)
-    return (
-        _readable(pieces),
-        list(chain.from_iterable(map(_SHOWN, pieces))),
-        _words(pieces),
-        list(chain.from_iterable(map(_TOKENS, pieces))),
-        _scripts(text, pieces),
-    )
 
 
 def _readable(pieces: Sequence[Piece]) -> str:

@@ -22,9 +22,6 @@ class HitLike(Protocol):
     def end(self) -> int: ...
 
     @property
-    def rules(self) -> tuple[str, ...]: ...
-
-    @property
     def text(self) -> str: ...
 
 
@@ -123,18 +120,15 @@ def _texts(by_rule: Mapping[str, Sequence[HitLike]], rules: Iterable[str]) -> li
     return [hit.text for rule in rules for hit in by_rule.get(rule, ())]
 
 
-def extract_facts(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> Facts:
-    """Ages, places, transport and time expressions from the hits of each rule.
-
-    ``words`` are the message's words, numbers included, at the hits' positions.
-    """
-    return read_facts(by_rule, words)[0]
-
-
 def read_facts(
     by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]
 ) -> tuple[Facts, list[str]]:
-    """:func:`extract_facts`, and the clock times among the facts' times."""
+    """Ages, places, transport and time expressions from the hits of each rule, and the
+    clock times among those times.
+
+    ``words`` are the message's words, numbers included, at the hits' positions
+    (needed only for age and clock units).
+    """
     clock = clock_times(by_rule, words) if "clock_unit" in by_rule else []
     times = _texts(by_rule, TIME_RULES) + clock
     ages = _ages(by_rule, words) if not _AGE_RULES.isdisjoint(by_rule) else ()
