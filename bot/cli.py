@@ -220,33 +220,24 @@ def worker(burst: bool, name: str | None, fork: bool) -> None:
                 # RQ gives up when Redis goes away; a helpline worker waits for it to return.
                 log.warning("lost Redis (%s); reconnecting", exc.__class__.__name__)
                 _wait_for_redis(runtime.redis)
-                _free_scheduler_lock(rq_worker, queue.name)
+                _free_scheduler_lock(rq_worker)
     finally:
         stop_ticker.set()
 
 
-def _free_scheduler_lock(rq_worker: Any, queue_name: str) -> None:
-    """Release the scheduler lock the lost worker's scheduler still holds.
+def _free_scheduler_lock(rq_worker: Any) -> None:
+    """Stop the lost worker's scheduler and release the lock it still holds.
 
     A restarted Redis reloads the lock from its append-only file; the next worker
     starts a scheduler under a new name and would wait out the lock's TTL (61 s)
-    before scheduled jobs (escalations) fire again. The old scheduler died with the
-    connection; its lock is released only if it is still that scheduler's.
+    before scheduled jobs (escalations) fire again. RQ releases only the locks
+    that are still this scheduler's.
     """
-    from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
-    from rq.scripts import release_lock
-
-    scheduler = getattr(rq_worker, "scheduler", None)
-    if scheduler is None:
+    if getattr(rq_worker, "scheduler", None) is None:
         return
-    process = scheduler._process
-    if process is not None and process.is_alive():
-        process.kill()
-        process.join(5)
+    rq_worker.stop_scheduler()
     try:
-        release_lock(
-            rq_worker.connection, SCHEDULER_LOCKING_KEY_TEMPLATE % queue_name, scheduler.name
-        )
+        rq_worker.scheduler.release_locks()
     except redis.RedisError as exc:
         log.warning("scheduler lock not released: %s", exc)
 
