@@ -133,9 +133,12 @@ def normalize_term(term: str) -> str:
 
 
 def _read_toml(name: str) -> dict[str, Any]:
-    source = resources.files("triage").joinpath("lexicons", name)
+    return _parse_toml(name, _lexicon_source(name))
+
+
+def _parse_toml(name: str, source: bytes) -> dict[str, Any]:
     try:
-        return tomllib.loads(source.read_text(encoding="utf-8"))
+        return tomllib.loads(source.decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise LexiconError(f"triage/lexicons/{name}: {error}; fix the TOML syntax") from error
 
@@ -363,10 +366,7 @@ def _digest(sources: Mapping[str, bytes]) -> str:
 
 def _prepare(file: str, source: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     """A file's TOML document and its terms and markers, normalised."""
-    try:
-        data = tomllib.loads(source.decode("utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise LexiconError(f"triage/lexicons/{file}: {error}; fix the TOML syntax") from error
+    data = _parse_toml(file, source)
     terms = data.get("terms", {})
     normalized: dict[str, Any] = {
         "terms": {
