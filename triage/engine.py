@@ -316,11 +316,9 @@ def _file(by_rule: ByRule, rules: Rules, hit: Hit) -> None:
             hits.append(hit)
 
 
-def add_hit(by_rule: ByRule, rules: Iterable[str], text: str) -> None:
+def add_hit(by_rule: ByRule, rules: Rules, text: str) -> None:
     """Record a hit with no token span (an emoji, a pattern) under each of ``rules``."""
-    hit = Hit(-1, -1, text)
-    for rule in rules:
-        by_rule.setdefault(rule, []).append(hit)
+    _file(by_rule, rules, Hit(-1, -1, text))
 
 
 # Building a NamedTuple through tuple.__new__ skips its Python-level constructor.
