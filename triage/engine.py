@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from itertools import chain, compress
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from triage.detect import UNDETERMINED, likely_languages, ranked_scripts, script_of
@@ -88,25 +88,37 @@ Rules = tuple[str, ...]
 ByRule = dict[str, list[Hit]]
 PhraseTables = tuple[tuple[int, Mapping[str, Rules]], ...]
 PhraseStems = tuple[tuple[tuple[str, ...], Rules], ...]
-# What a word holds for the matcher: its rules (own and stems', each once), and whether a
-# phrase may start at it. Words with neither are ``()``, false, so skipped.
-WordInfo = tuple[Rules, bool] | tuple[()]
+
+
+class Opening(NamedTuple):
+    """What may follow a word that opens phrases.
+
+    ``tables``: by the second word, the phrase tables (longest first) holding a
+    phrase that opens with both words; ``stem_seconds``: the second parts of the
+    phrase stems that open with the word; ``stems``: those phrase stems, longest first.
+    """
+
+    tables: Mapping[str, PhraseTables]
+    stem_seconds: tuple[str, ...]
+    stems: PhraseStems
+
+
+# What a word holds for the matcher: its rules (own and stems', each once), and what
+# may follow it if phrases open with it. Words with neither are ``()``, false, so skipped.
+WordInfo = tuple[Rules, Opening | None] | tuple[()]
 
 
 @dataclass(frozen=True)
 class Matcher:
     """The lexicons read for one message, merged into lookup tables.
 
-    Phrases are indexed by their first two words, phrase stems by their first
-    word, stems by their first letters, so each word of a message costs a few
+    Phrases and phrase stems are indexed by their first word, then phrases by
+    their second, stems by their first letters, so each word of a message costs a few
     hash look-ups.
     """
 
     words: Mapping[str, Rules]
-    phrase_stems_by_head: Mapping[str, PhraseStems]
-    phrases_by_opening: Mapping[tuple[str, str], PhraseTables]
-    phrase_heads: frozenset[str]
-    phrase_stem_seconds: Mapping[str, tuple[str, ...]]
+    openings: Mapping[str, Opening]
     stem_heads: Mapping[str, tuple[int, ...]]
     stem_rules: Mapping[str, Rules]
     emoji: Mapping[str, Rules]
@@ -133,26 +145,25 @@ def _merge_by_length(
 
 
 def _index_openings(
-    phrases: Mapping[int, Mapping[str, Rules]],
-) -> dict[tuple[str, str], PhraseTables]:
-    """For each pair of first words, the phrase tables (longest first) holding a phrase
-    that opens with them."""
-    index: dict[tuple[str, str], list[tuple[int, Mapping[str, Rules]]]] = {}
+    phrases: Mapping[int, Mapping[str, Rules]], phrase_stems: Mapping[str, Rules]
+) -> dict[str, Opening]:
+    """For each word that opens a phrase or a phrase stem ("আজ সন্ধ্যা*"), what may
+    follow it."""
+    tables: dict[str, dict[str, list[tuple[int, Mapping[str, Rules]]]]] = {}
     for size, table in sorted(phrases.items(), reverse=True):
         for first, second, *_ in {tuple(term.split(" ", 2)) for term in table}:
-            index.setdefault((first, second), []).append((size, table))
-    return {opening: tuple(tables) for opening, tables in index.items()}
-
-
-def _index_phrase_stems(table: Mapping[str, Rules]) -> dict[str, PhraseStems]:
-    """Phrases ending in a stem ("আজ সন্ধ্যা*"), keyed by their first word, longest first."""
-    index: dict[str, list[tuple[tuple[str, ...], Rules]]] = {}
-    for phrase, rules in table.items():
+            tables.setdefault(first, {}).setdefault(second, []).append((size, table))
+    stems: dict[str, list[tuple[tuple[str, ...], Rules]]] = {}
+    for phrase, rules in phrase_stems.items():
         parts = tuple(phrase.split(" "))
-        index.setdefault(parts[0], []).append((parts, rules))
+        stems.setdefault(parts[0], []).append((parts, rules))
     return {
-        first: tuple(sorted(entries, key=lambda entry: -len(entry[0])))
-        for first, entries in index.items()
+        first: Opening(
+            {second: tuple(found) for second, found in tables.get(first, {}).items()},
+            tuple({parts[1] for parts, _ in stems.get(first, ())}),
+            tuple(sorted(stems.get(first, ()), key=lambda entry: -len(entry[0]))),
+        )
+        for first in tables.keys() | stems.keys()
     }
 
 
@@ -172,19 +183,12 @@ def matcher_for(languages: tuple[str, ...]) -> Matcher:
     stem_heads: dict[str, set[int]] = {}
     for stem in stem_rules:
         stem_heads.setdefault(stem[:_HEAD], set()).add(len(stem))
-    phrases_by_length = _merge_by_length(lex.phrases for lex in chosen)
-    phrases_by_opening = _index_openings(phrases_by_length)
-    phrase_stems_by_head = _index_phrase_stems(_merge(lex.phrase_stems for lex in chosen))
     matcher = Matcher(
         words=_merge(lex.words for lex in chosen),
-        phrase_stems_by_head=phrase_stems_by_head,
-        phrases_by_opening=phrases_by_opening,
-        phrase_stem_seconds={
-            head: tuple({parts[1] for parts, _ in entries})
-            for head, entries in phrase_stems_by_head.items()
-        },
-        phrase_heads=frozenset(first for first, _ in phrases_by_opening)
-        | frozenset(phrase_stems_by_head),
+        openings=_index_openings(
+            _merge_by_length(lex.phrases for lex in chosen),
+            _merge(lex.phrase_stems for lex in chosen),
+        ),
         stem_heads={
             head: tuple(sorted(lengths, reverse=True)) for head, lengths in stem_heads.items()
         },
@@ -204,12 +208,12 @@ _ALWAYS = ("en",)
 
 
 def _longest_phrase(
-    matcher: Matcher, tokens: Sequence[str], start: int, tables: PhraseTables
+    tokens: Sequence[str], start: int, tables: PhraseTables, stems: PhraseStems
 ) -> tuple[int, Rules]:
     """The longest phrase (or phrase stem) at ``start``: its size and rules, each once.
 
     ``tables`` are the phrase tables holding a phrase that opens with the two
-    words at ``start``, longest first.
+    words at ``start``, ``stems`` the phrase stems opening with the first, longest first.
     """
     count = len(tokens)
     for size, table in tables:
@@ -220,7 +224,7 @@ def _longest_phrase(
                 break
     else:
         best, found = 0, []
-    for parts, rules in matcher.phrase_stems_by_head.get(tokens[start], ()):
+    for parts, rules in stems:
         size = len(parts)
         if size < best:
             break
@@ -253,9 +257,9 @@ def _word_info(matcher: Matcher, token: str) -> WordInfo:
             rules = matcher.stem_rules.get(token[:length])
             if rules is not None:
                 found.append(rules)
-    head = token in matcher.phrase_heads
+    opening = matcher.openings.get(token)
     rules = tuple(dict.fromkeys(chain.from_iterable(found)))
-    info: WordInfo = (rules, head) if rules or head else ()
+    info: WordInfo = (rules, opening) if rules or opening is not None else ()
     if len(matcher.word_cache) < _WORD_CACHE_LIMIT:
         matcher.word_cache[token] = info
     return info
@@ -271,18 +275,19 @@ def find_hits(matcher: Matcher, tokens: Sequence[str], shown: Sequence[str]) -> 
     """
     by_rule: ByRule = {}
     infos = _infos(matcher, tokens)
-    openings, seconds, count = matcher.phrases_by_opening, matcher.phrase_stem_seconds, len(tokens)
+    count = len(tokens)
     covered = 0
     for start in compress(range(count), infos):
         if start < covered:
             continue
-        rules, head = infos[start]  # type: ignore[misc]
-        if head and start + 1 < count:
-            token, after = tokens[start], tokens[start + 1]
-            tables = openings.get((token, after))
+        rules, opening = infos[start]  # type: ignore[misc]
+        if opening is not None and start + 1 < count:
+            by_second, stem_seconds, stems = opening
+            after = tokens[start + 1]
+            tables = by_second.get(after)
             # str.startswith takes a tuple: one C call tests every phrase stem's second part.
-            if tables is not None or after.startswith(seconds.get(token, ())):
-                size, phrase_rules = _longest_phrase(matcher, tokens, start, tables or ())
+            if tables is not None or after.startswith(stem_seconds):
+                size, phrase_rules = _longest_phrase(tokens, start, tables or (), stems)
                 if size:
                     covered = start + size
                     hit = _new_tuple(Hit, (start, covered, " ".join(shown[start:covered])))
@@ -709,13 +714,11 @@ def _scripts(text: str, pieces: Sequence[Piece]) -> tuple[str, ...]:
 
 
 _ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
-_READABLE = attrgetter("readable")
-_SHOWN = attrgetter("shown")
-_WORDS = attrgetter("words")
-_TOKENS = attrgetter("tokens")
-_SCRIPTS = attrgetter("scripts")
-_LETTERS = attrgetter("letters")
-_EMOJI = attrgetter("emoji")
+# Fields of a Piece by position: itemgetter indexes a tuple at C speed, where
+# attrgetter goes through the class's property descriptors.
+_READABLE, _SHOWN, _WORDS, _TOKENS, _SCRIPTS, _LETTERS, _EMOJI = map(
+    itemgetter, range(len(Piece._fields))
+)
 
 
 def assess(text: str, lang: str | None = None) -> Assessment:

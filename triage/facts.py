@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -87,23 +88,14 @@ def _ages(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> lis
             ages.extend(number for number in numbers if number < _ADULT)
     # "age" patterns ("(15)") and self-reports with a number ("i am 14",
     # "mai 15 saal ki") carry the age in their own words.
-    for hit in (*by_rule.get("age", ()), *by_rule.get("self_report", ())):
-        ages.extend(int(part) for part in _digit_runs(hit.text))
+    for rule in ("age", "self_report"):
+        for hit in by_rule.get(rule, ()):
+            ages.extend(map(int, _digit_runs(hit.text)))
     return [age for age in ages if age <= _MAX_AGE]
 
 
-def _digit_runs(text: str) -> list[str]:
-    runs: list[str] = []
-    current = ""
-    for char in text:
-        if char.isdigit():
-            current += char
-        elif current:
-            runs.append(current)
-            current = ""
-    if current:
-        runs.append(current)
-    return runs
+# Runs of decimal digits (normalised text holds ASCII digits only).
+_digit_runs = re.compile(r"[0-9]+").findall
 
 
 def clock_times(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> list[str]:
