@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -48,6 +51,39 @@ def messages_per_second(work: Callable[[str], object], texts: Sequence[str], rou
                 work(text)
         best = min(best, time.perf_counter() - start)
     return rounds * len(texts) / best
+
+
+# Throughput of the same sources as plain Python: the package copied without its
+# compiled build (triage/_native), timed in a fresh interpreter.
+_PLAIN_PYTHON_RATE = """
+import json, sys
+import triage
+from bench.triage import messages_per_second
+assert not triage.COMPILED, triage.__path__
+texts = json.loads(sys.stdin.read())
+for text in texts:
+    triage.assess(text)
+print(messages_per_second(triage.assess, texts, int(sys.argv[1])))
+"""
+
+
+def plain_python_rate(texts: Sequence[str], rounds: int) -> float:
+    """Messages per second of :func:`triage.assess` with no compiled module in use."""
+    with tempfile.TemporaryDirectory(prefix="sajag-bench-") as copy:
+        shutil.copytree(
+            REPO_ROOT / "triage", Path(copy) / "triage", ignore=shutil.ignore_patterns("_native")
+        )
+        shutil.copytree(REPO_ROOT / "bench", Path(copy) / "bench")
+        done = subprocess.run(
+            [sys.executable, "-c", _PLAIN_PYTHON_RATE, str(rounds)],
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=copy,
+            env={**os.environ, "PYTHONPATH": copy},
+        )
+    return float(done.stdout)
 
 
 def first_sight_rate(
@@ -185,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     records = load_records(args.dev)
     texts = [record["text"] for record in records]
 
-    from triage import assess
+    from triage import COMPILED, assess
     from triage.engine import clear_memos
 
     for text in texts:
@@ -193,12 +229,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     rules_rate = messages_per_second(assess, texts, args.rounds)
     cold_rate = first_sight_rate(assess, clear_memos, texts)
     baseline_rate = messages_per_second(nfkc_casefold, texts, args.rounds)
+    plain_rate = plain_python_rate(texts, args.rounds)
+    build = "compiled with mypyc" if COMPILED else "plain Python: no fresh mypyc build"
     emit(f"## Throughput ({len(texts)} dev messages x {args.rounds}, one core, best of 5)\n")
     emit("| pipeline | messages/s | target |")
     emit("|---|---:|---:|")
     emit(f"| baseline: NFKC + casefold | {baseline_rate:,.0f} | |")
-    emit(f"| triage.assess | {rules_rate:,.0f} | >= 20,000 |")
+    emit(f"| triage.assess ({build}) | {rules_rate:,.0f} | >= 20,000 |")
     emit(f"| triage.assess, every chunk and word unseen (memos cleared) | {cold_rate:,.0f} | |")
+    emit(f"| triage.assess, the same sources as plain Python | {plain_rate:,.0f} | |")
 
     emit("\n## Start-up (fresh interpreter, median of 7)\n")
     emit("| step | ms | target |")
