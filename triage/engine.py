@@ -294,9 +294,7 @@ def find_hits(matcher: Matcher, tokens: Sequence[str], shown: Sequence[str]) -> 
                     _file(by_rule, phrase_rules, hit)
                     continue
         if rules:
-            hit = _new_tuple(Hit, (start, start + 1, shown[start]))
-            for rule in rules:
-                by_rule.setdefault(rule, []).append(hit)
+            _file(by_rule, rules, _new_tuple(Hit, (start, start + 1, shown[start])))
     return by_rule
 
 
