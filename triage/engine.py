@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from triage.detect import UNDETERMINED, likely_languages, ranked_scripts, script_of
-from triage.facts import TIME_RULES, Facts, read_facts
+from triage.facts import TIME_RULES, Facts, child_words_apart_from_ages, read_facts
 from triage.lexicon import (
     COMMON,
     NUMBER,
@@ -348,6 +348,9 @@ class Evidence(NamedTuple):
     facts: Facts
     # The summed weight of the rules that raise urgency.
     support: int = 0
+    # A word for a child that no adult age describes ("a 40 year old man is taking a
+    # little girl"): the report is not about adults only.
+    child_apart: bool = False
 
     def total(self, rules: Iterable[str]) -> int:
         """Sum of the absolute weights of those ``rules`` that fired."""
@@ -412,6 +415,7 @@ def gather_evidence(by_rule: ByRule, words: Callable[[], Sequence[str]]) -> Evid
             tuple(sorted({category_of[rule] for rule in categories})) if categories else (),
             facts,
             sum([weight for weight in fired.values() if weight > 0]),
+            "adult_age" in fired and child_words_apart_from_ages(by_rule, words()),
         ),
     )
 
@@ -537,9 +541,12 @@ def decide_urgency(evidence: Evidence) -> Urgency:
     if not _is_a_report(e, child):
         return Urgency.LOW
     # Adults only (GUIDE): an adult age and no child's age, even when the adult
-    # writes about themself ("I'm 32"); an adult word without a self-report.
+    # writes about themself ("I'm 32"); an adult word without a self-report. Not
+    # when a child is named apart from the adults' ages ("a 40 year old man is
+    # taking a little girl"), unless the reporter says they are adults.
     if "minor_age" not in fired and (
-        "adult_age" in fired or ("adult" in fired and "self_report" not in fired)
+        ("adult_age" in fired and not e.child_apart)
+        or ("adult" in fired and "self_report" not in fired)
     ):
         return Urgency.MEDIUM if not fired.isdisjoint(_SERIOUS) else Urgency.LOW
     # A forwarded rumour ("saw it on whatsapp ... is it true") with no concrete

@@ -98,6 +98,38 @@ def _ages(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> lis
 _digit_runs = re.compile(r"[0-9]+").findall
 
 
+def child_words_apart_from_ages(
+    by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]
+) -> bool:
+    """Whether a word for a child stands apart from every age in the report.
+
+    "a 22 year old girl", "my brother is 27 years", "a girl aged 22": the age
+    says who the girl or brother is. "a 40 year old man is taking a little
+    girl", "took the girl, he is 40 years": the age is the man's, and the girl
+    is a child whatever his age (GUIDE: unknown ages are children).
+    """
+    units = by_rule.get("age_unit", ())
+    described = {hit.end for hit in units} | {hit.end + 1 for hit in units}
+    described_before = {hit.start for hit in by_rule.get("age_prefix", ())}
+    for hit in units:
+        described_before.update(_ends_before_age(words, hit.start))
+    return any(
+        hit.start not in described and hit.end not in described_before
+        for hit in by_rule.get("minor", ())
+    )
+
+
+def _ends_before_age(words: Sequence[str], unit: int) -> set[int]:
+    """Where a word that an age unit's number describes may end: just before the
+    number(s), or before one linking word ("brother is 27 years")."""
+    position = unit - 1
+    while position >= 0 and words[position].isdigit():
+        position -= 1
+    if position == unit - 1:
+        return set()
+    return {position + 1, position}
+
+
 def clock_times(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> list[str]:
     """Clock hours read from a number before a clock word ("9 baje", "৯টায়")."""
     times = []

@@ -251,3 +251,31 @@ def test_a_report_ending_in_how_do_i_report_this_is_not_dismissed() -> None:
         Urgency.HIGH,
     }
     assert assess("is the helpline open at night?").urgency is Urgency.LOW
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "a 40 year old man is taking a little girl to the bus stand right now",
+        "a 45 yr old man is marrying a small girl from our lane tomorrow morning",
+        "a man took the girl to the station just now, he is 40 years old",
+        "ek 40 saal ka aadmi abhi ek choti ladki ko bus me le ja raha hai",
+    ],
+)
+def test_an_adults_age_does_not_make_a_child_an_adult(report: str) -> None:
+    """The age is the man's; the girl is a child (GUIDE: unknown ages are children)."""
+    result = assess(report)
+    assert result.urgency is Urgency.CRITICAL
+    assert "adult_age" in _rules(result)
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "a 22 year old girl is being held in a flat and forced to work",
+        "a girl aged 22 is locked in a room by her employer",
+        "my brother is 27 years old, he is going to dubai through an agent, is the visa real?",
+    ],
+)
+def test_an_age_that_describes_the_person_still_means_adults_only(report: str) -> None:
+    assert assess(report).urgency in {Urgency.MEDIUM, Urgency.LOW}
