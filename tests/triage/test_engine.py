@@ -279,3 +279,14 @@ def test_an_adults_age_does_not_make_a_child_an_adult(report: str) -> None:
 )
 def test_an_age_that_describes_the_person_still_means_adults_only(report: str) -> None:
     assert assess(report).urgency in {Urgency.MEDIUM, Urgency.LOW}
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "two men just pushed a boy of about 10 into a white van outside the temple",
+        "pls help a small girl is screaming inside a car at the petrol pump, a man is hitting her",
+    ],
+)
+def test_harm_told_as_it_happens_is_critical(report: str) -> None:
+    assert assess(report).urgency is Urgency.CRITICAL
