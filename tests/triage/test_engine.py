@@ -290,3 +290,34 @@ def test_an_age_that_describes_the_person_still_means_adults_only(report: str) -
 )
 def test_harm_told_as_it_happens_is_critical(report: str) -> None:
     assert assess(report).urgency is Urgency.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "a man is taking a girl away, she is crying",
+        "ek aadmi ladki ko le ja rha h, wo ro rahi hai",
+        "एक आदमी लड़की को ले जा रहा है, वो रो रही है",
+        "ایک آدمی لڑکی کو لے جا رہا ہے، وہ رو رہی ہے",
+        "একটা লোক মেয়েটাকে নিয়ে যাচ্ছে, মেয়েটা কাঁদছে",
+        "ekta lok meye take niye jacche, meye ta kadche",
+        "एक माणूस मुलीला घेऊन जातोय, ती रडतेय",
+        "एउटा मान्छेले केटीलाई लैजाँदैछ, केटी रोइरहेकी छ",
+        "euta manche keti lai lagdai cha, keti roi rahechi",
+    ],
+)
+def test_a_child_being_taken_away_as_it_is_told_is_critical(report: str) -> None:
+    """'Is taking her away' is happening now, with no word for now (GUIDE: moved right now)."""
+    assert assess(report).urgency is Urgency.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "agle hafte wo ladkiyon ko mumbai le ja rahe hain",
+        "wo roz bachon ko kaam pe le ja rahe hain",
+        "next week he is taking the girls to mumbai",
+    ],
+)
+def test_taking_away_next_week_or_every_day_is_not_critical(report: str) -> None:
+    assert assess(report).urgency is not Urgency.CRITICAL
