@@ -16,7 +16,13 @@ from itertools import chain, compress
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from triage.detect import UNDETERMINED, likely_languages, ranked_scripts, script_of
+from triage.detect import (
+    UNDETERMINED,
+    lexicons_for_script,
+    likely_languages,
+    ranked_scripts,
+    script_of,
+)
 from triage.facts import TIME_RULES, Facts, child_words_apart_from_ages, read_facts
 from triage.lexicon import (
     COMMON,
@@ -726,6 +732,12 @@ _READABLE, _SHOWN, _WORDS, _TOKENS, _SCRIPTS, _LETTERS, _EMOJI = map(
 )
 
 
+# A report mostly in a script no lexicon reads (Gujarati, Russian...) cannot show a
+# concrete case, but a plea, fear, a clock time or a child's age in it must reach a
+# human who can read it: medium, never dismissed as low.
+_UNREAD_ALARM = frozenset(("plea", "distress", "time_clock", "minor_age", "self_report"))
+
+
 def assess(text: str, lang: str | None = None) -> Assessment:
     """Assess one report. Total: any ``str`` gets a verdict, never an exception."""
     pieces = pieces_of(text)
@@ -744,8 +756,14 @@ def assess(text: str, lang: str | None = None) -> Assessment:
     if NUMBER in tokens:
         pattern_hits(matcher.lexicons, _readable(pieces), by_rule)
     evidence = gather_evidence(by_rule, lambda: _words(pieces))
-    urgency = decide_urgency(evidence)
     fired, matched = evidence.fired, evidence.matched
+    urgency = decide_urgency(evidence)
+    if (
+        urgency is Urgency.LOW
+        and not _UNREAD_ALARM.isdisjoint(fired)
+        and not (scripts and lexicons_for_script(scripts[0]))
+    ):
+        urgency = Urgency.MEDIUM
     signals = tuple(
         [
             _new_tuple(Signal, (rule, fired[rule], matched[rule]))

@@ -321,3 +321,21 @@ def test_a_child_being_taken_away_as_it_is_told_is_critical(report: str) -> None
 )
 def test_taking_away_next_week_or_every_day_is_not_critical(report: str) -> None:
     assert assess(report).urgency is not Urgency.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "મદદ કરો, 12 વર્ષની છોકરીને હમણાં 9:30 બસમાં લઈ જાય છે 🚨😭",
+        "Помогите, девочку увозят сейчас на вокзал 21:00",
+        "ਮਦਦ 🆘 12 ਸਾਲ ਦੀ ਕੁੜੀ Delhi station",
+    ],
+)
+def test_an_alarm_in_a_script_no_lexicon_reads_reaches_a_human(report: str) -> None:
+    """No lexicon can show the case, but a plea, fear or clock time is never dismissed."""
+    assert assess(report).urgency is Urgency.MEDIUM
+
+
+@pytest.mark.parametrize("report", ["Привет", "નમસ્તે", "12345"])
+def test_a_script_no_lexicon_reads_without_an_alarm_stays_low(report: str) -> None:
+    assert assess(report).urgency is Urgency.LOW
