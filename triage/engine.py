@@ -475,6 +475,9 @@ _CONCRETE = frozenset(CONCRETE)
 _MOVING = frozenset(MOVING)
 _DISMISSIVE = frozenset(DISMISSIVE)
 _ADULT = frozenset(ADULT)
+# An adult word ("wife", "they are adults") means adults only unless a child is also
+# named or writes: "the owner's wife locks the little girl in" is about the girl.
+_ADULT_OR_CHILD_SPEAKS = frozenset(("self_report", "minor"))
 _ACUTE = frozenset(ACUTE)
 _SERIOUS = frozenset((*ACUTE, "confinement", "exploitation", "violence"))
 _SCHEDULED = frozenset(SCHEDULED_EVENTS)
@@ -552,7 +555,7 @@ def decide_urgency(evidence: Evidence) -> Urgency:
     # taking a little girl"), unless the reporter says they are adults.
     if "minor_age" not in fired and (
         ("adult_age" in fired and not e.child_apart)
-        or ("adult" in fired and "self_report" not in fired)
+        or ("adult" in fired and fired.isdisjoint(_ADULT_OR_CHILD_SPEAKS))
     ):
         return Urgency.MEDIUM if not fired.isdisjoint(_SERIOUS) else Urgency.LOW
     # A forwarded rumour ("saw it on whatsapp ... is it true") with no concrete

@@ -339,3 +339,9 @@ def test_an_alarm_in_a_script_no_lexicon_reads_reaches_a_human(report: str) -> N
 @pytest.mark.parametrize("report", ["Привет", "નમસ્તે", "12345"])
 def test_a_script_no_lexicon_reads_without_an_alarm_stays_low(report: str) -> None:
     assert assess(report).urgency is Urgency.LOW
+
+
+def test_an_adult_word_beside_a_child_is_not_adults_only() -> None:
+    """'wife' is an adult word, but the report is about the little girl she locks in."""
+    result = assess("seth ki biwi chhoti ladki ko kamre me band kar ke rakhti hai")
+    assert result.urgency is Urgency.CRITICAL
