@@ -574,8 +574,13 @@ def decide_urgency(evidence: Evidence) -> Urgency:
     )
     past_only = "time_past" in fired and not now
     # A child on the move through a station or border, and a reporter who
-    # begs for speed: under-triage is the costly error, so read it as now.
-    urgent_transit = "movement" in fired and "transit" in fired and "plea" in fired
+    # begs for speed, or a child in fear on the way (not a habit, a story or
+    # hearsay): under-triage is the costly error, so read it as now.
+    urgent_transit = (
+        "movement" in fired
+        and "transit" in fired
+        and ("plea" in fired or (child and "distress" in fired and fired.isdisjoint(_NOT_NOW)))
+    )
     # A plan or "soon" settles a report as not-now, unless "tonight" is said too
     # ("not the day after tomorrow, tonight").
     settled = "plan" in fired or ("time_soon" in fired and "time_now" not in fired)

@@ -345,3 +345,11 @@ def test_an_adult_word_beside_a_child_is_not_adults_only() -> None:
     """'wife' is an adult word, but the report is about the little girl she locks in."""
     result = assess("seth ki biwi chhoti ladki ko kamre me band kar ke rakhti hai")
     assert result.urgency is Urgency.CRITICAL
+
+
+def test_a_child_in_fear_on_the_way_is_critical() -> None:
+    """No word for now, but the girls are afraid and the bus is on its way."""
+    report = "बसमा एउटा मान्छे ३ जना स-साना केटीहरू लिएर बसेको छ, केटीहरू डराएका छन्, बस भैरहवा जाँदैछ"
+    assert assess(report).urgency is Urgency.CRITICAL
+    habit = "every week a man takes small girls on the bus to the city, they are scared"
+    assert assess(habit).urgency is not Urgency.CRITICAL
