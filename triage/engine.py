@@ -504,6 +504,8 @@ _DOUBT = frozenset(
     }
 )
 _PLAN_OR_HEARSAY = frozenset(("plan", "hearsay"))
+# What makes a question about a child being moved or sold a report of one.
+_SITUATED_NOW = frozenset(("minor_age", "transit", "plea", "self_report", "distress"))
 
 
 def _is_a_report(e: Evidence, child: bool) -> bool:
@@ -565,8 +567,14 @@ def decide_urgency(evidence: Evidence) -> Urgency:
         return Urgency.LOW
     # "Now" in a story told in the past ("weeks ago ... now he is gone"), in a
     # habit ("now he carries bags every week"), in hearsay or a plan ("no proof
-    # yet", "nothing fixed yet": abhi, ekhon also mean "yet") is not now.
-    loose_now = "time_today" in fired or ("time_present" in fired and fired.isdisjoint(_NOT_NOW))
+    # yet", "nothing fixed yet": abhi, ekhon also mean "yet") is not now. Nor is
+    # "being sold" in a question that names no child's age, place or plea ("what
+    # should I do if I see a child being sold?").
+    loose_now = "time_today" in fired or (
+        "time_present" in fired
+        and fired.isdisjoint(_NOT_NOW)
+        and ("question" not in fired or not fired.isdisjoint(_SITUATED_NOW) or bool(e.facts.places))
+    )
     now = (
         "time_now" in fired
         or (loose_now and not fired.isdisjoint(_HAPPENING))

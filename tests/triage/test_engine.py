@@ -353,3 +353,27 @@ def test_a_child_in_fear_on_the_way_is_critical() -> None:
     assert assess(report).urgency is Urgency.CRITICAL
     habit = "every week a man takes small girls on the bus to the city, they are scared"
     assert assess(habit).urgency is not Urgency.CRITICAL
+
+
+def test_being_sold_in_a_question_is_not_now_unless_the_child_is_situated() -> None:
+    asked = assess("what should I do if I see a child being sold?")
+    assert asked.urgency in {Urgency.MEDIUM, Urgency.LOW}
+    seen = assess("a girl is being sold at the bus stand, what should i do?")
+    assert seen.urgency is Urgency.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "kidnappers took my son from the park 20 minutes ago",
+        "someone is trying to sell a newborn baby at the hospital gate for 50000",
+    ],
+)
+def test_minutes_ago_and_trying_to_sell_are_now(report: str) -> None:
+    assert assess(report).urgency is Urgency.CRITICAL
+
+
+def test_a_hypothetical_question_about_a_child_is_low() -> None:
+    assert assess("if a child is being trafficked what is the helpline number").urgency is (
+        Urgency.LOW
+    )
