@@ -590,8 +590,11 @@ def decide_urgency(evidence: Evidence) -> Urgency:
         and ("plea" in fired or (child and "distress" in fired and fired.isdisjoint(_NOT_NOW)))
     )
     # A plan or "soon" settles a report as not-now, unless "tonight" is said too
-    # ("not the day after tomorrow, tonight").
-    settled = "plan" in fired or ("time_soon" in fired and "time_now" not in fired)
+    # ("not the day after tomorrow, tonight"); a plan for today is now ("they plan
+    # to marry her off today after the night prayer").
+    settled = ("plan" in fired and "time_today" not in fired) or (
+        "time_soon" in fired and "time_now" not in fired
+    )
     if not past_only and (
         not fired.isdisjoint(_ACUTE) or ((now or urgent_transit) and not settled)
     ):

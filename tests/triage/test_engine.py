@@ -377,3 +377,11 @@ def test_a_hypothetical_question_about_a_child_is_low() -> None:
     assert assess("if a child is being trafficked what is the helpline number").urgency is (
         Urgency.LOW
     )
+
+
+def test_a_plan_for_today_is_now() -> None:
+    report = "my neighbours plan to marry off their 13 year old today after the night prayer"
+    assert assess(report).urgency is Urgency.CRITICAL
+    assert assess("they plan to marry off their 13 year old next year").urgency is not (
+        Urgency.CRITICAL
+    )
