@@ -495,6 +495,11 @@ _HELD = frozenset(("confinement", "exploitation", "violence", "missing"))
 _FIRST_HAND = frozenset(
     ("self_report", "minor_age", "time_now", "missing", "harm", "locked", "ongoing", "confinement")
 )
+# A question about a film or the news ("saw a series last night (kal raat) where
+# girls are taken in a truck, does this really happen?"): the time dates the
+# watching, not a case, so it takes more than a time to make the story first-hand.
+_FIRST_HAND_BESIDE_NEWS = _FIRST_HAND - {"time_now"}
+_ASKING = frozenset(("question", "rumour"))
 _SITUATED = frozenset(("cat.forced_labour", "cat.begging", "cat.sexual_exploitation"))
 # What makes a child's work a story, a plan or a lure rather than a place to go to.
 _DOUBT = frozenset(
@@ -535,7 +540,8 @@ def _is_a_report(e: Evidence, child: bool) -> bool:
         return False
     # News, a film, a school project: low unless the reporter also tells of a
     # child of their own knowledge (an age, a self-report, now, missing).
-    if "awareness" in fired and fired.isdisjoint(_FIRST_HAND):
+    first_hand = _FIRST_HAND if fired.isdisjoint(_ASKING) else _FIRST_HAND_BESIDE_NEWS
+    if "awareness" in fired and fired.isdisjoint(first_hand):
         return False
     # A question about the line or the law, about nobody in particular: low.
     return not ("question" in fired and not child and fired.isdisjoint(_ANCHORS | _SERIOUS))

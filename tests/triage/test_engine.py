@@ -385,3 +385,17 @@ def test_a_plan_for_today_is_now() -> None:
     assert assess("they plan to marry off their 13 year old next year").urgency is not (
         Urgency.CRITICAL
     )
+
+
+def test_a_question_about_a_series_watched_last_night_is_low() -> None:
+    """'kal raat' dates the watching; the question is about fiction."""
+    series = (
+        "kal raat ek web series dekhi jisme ladkiyon ko truck me bhar ke border paar le jaate "
+        "hai, kya ye sach me hota hai?"
+    )
+    assert assess(series).urgency is Urgency.LOW
+    seen = (
+        "I saw a news report about trafficking, and right now a man is pulling a girl "
+        "into a car at the station"
+    )
+    assert assess(seen).urgency is Urgency.CRITICAL
