@@ -130,6 +130,20 @@ def _ends_before_age(words: Sequence[str], unit: int) -> set[int]:
     return {position + 1, position}
 
 
+def _without_verbs(times: list[str], by_rule: Mapping[str, Sequence[HitLike]]) -> list[str]:
+    """Times less the verbs that say "now" by their tense ("is taking", "le ja raha"):
+    they are listed under an event rule as well, and a responder wants times."""
+    present = {hit.text for hit in by_rule["time_present"]}
+    verbs = {
+        hit.text
+        for rule, hits in by_rule.items()
+        if rule not in TIME_RULES
+        for hit in hits
+        if hit.text in present
+    }
+    return [text for text in times if text not in verbs]
+
+
 def clock_times(by_rule: Mapping[str, Sequence[HitLike]], words: Sequence[str]) -> list[str]:
     """Clock hours read from a number before a clock word ("9 baje", "৯টায়")."""
     times = []
@@ -155,6 +169,8 @@ def read_facts(
     """
     clock = clock_times(by_rule, words) if "clock_unit" in by_rule else []
     times = _texts(by_rule, TIME_RULES) + clock
+    if "time_present" in by_rule:
+        times = _without_verbs(times, by_rule)
     ages = _ages(by_rule, words) if not _AGE_RULES.isdisjoint(by_rule) else ()
     places = by_rule.get("place")
     transit = by_rule.get("transit")

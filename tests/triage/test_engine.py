@@ -399,3 +399,9 @@ def test_a_question_about_a_series_watched_last_night_is_low() -> None:
         "into a car at the station"
     )
     assert assess(seen).urgency is Urgency.CRITICAL
+
+
+def test_verbs_that_say_now_are_not_listed_as_times() -> None:
+    facts = assess("a man is taking a little girl to the bus stand right now").facts
+    assert facts.times == ("right now",)
+    assert "tonight" in assess("the bus leaves at 9 tonight with the girls").facts.times
