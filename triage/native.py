@@ -69,15 +69,23 @@ def build() -> None:
             if path.name not in {"__init__.py", "native.py"}:
                 shutil.copy2(path, work / "triage" / path.name)
         (work / "triage" / "__init__.py").touch()
+        if source_digest() != digest:
+            raise SystemExit("triage/*.py changed while copying; run `make native` again")
         # mypy reads its configuration from the working directory: build in the copy.
+        here = Path.cwd()
         os.chdir(work)
-        setup(
-            name="sajag-triage-native",
-            ext_modules=mypycify(
-                [f"triage/{name}.py" for name in COMPILED], group_name=_GROUP, target_dir="build"
-            ),
-            script_args=["-q", "build_ext", "--build-lib", "lib"],
-        )
+        try:
+            setup(
+                name="sajag-triage-native",
+                ext_modules=mypycify(
+                    [f"triage/{name}.py" for name in COMPILED],
+                    group_name=_GROUP,
+                    target_dir="build",
+                ),
+                script_args=["-q", "build_ext", "--build-lib", "lib"],
+            )
+        finally:
+            os.chdir(here)
         FOLDER.mkdir()
         for library in (work / "lib" / "triage").iterdir():
             shutil.copy2(library, FOLDER / library.name)
