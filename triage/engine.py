@@ -401,14 +401,18 @@ def gather_evidence(by_rule: ByRule, words: Callable[[], Sequence[str]]) -> Evid
         for rule, found in by_rule.items()
         if rule in weights
     }
+    child_apart = False
     if _FACT_RULES.isdisjoint(by_rule):
         facts = _NO_FACTS
     else:
-        facts, clock = read_facts(by_rule, words() if not _NUMBER_RULES.isdisjoint(by_rule) else ())
+        numbered = words() if not _NUMBER_RULES.isdisjoint(by_rule) else ()
+        facts, clock = read_facts(by_rule, numbered)
         if facts.ages:
             ages = tuple(str(age) for age in facts.ages if age < ADULT_AGE)
             rule = "minor_age" if ages else "adult_age"
             matched[rule] = matched.get(rule, ()) + (ages or tuple(map(str, facts.ages)))
+            # Only ages read from around a number need the words ("brother is 27 years").
+            child_apart = not ages and child_words_apart_from_ages(by_rule, numbered)
         if clock:
             matched["time_clock"] = matched.get("time_clock", ()) + tuple(clock)
     fired = {rule: weights[rule] for rule in matched}
@@ -421,7 +425,7 @@ def gather_evidence(by_rule: ByRule, words: Callable[[], Sequence[str]]) -> Evid
             tuple(sorted({category_of[rule] for rule in categories})) if categories else (),
             facts,
             sum([weight for weight in fired.values() if weight > 0]),
-            "adult_age" in fired and child_words_apart_from_ages(by_rule, words()),
+            child_apart,
         ),
     )
 
@@ -467,14 +471,12 @@ DISMISSIVE = (
     "joke",
     "rumour",
 )
-ADULT = ("adult", "adult_age")
 
 
 _CHILD = frozenset(CHILD)
 _CONCRETE = frozenset(CONCRETE)
 _MOVING = frozenset(MOVING)
 _DISMISSIVE = frozenset(DISMISSIVE)
-_ADULT = frozenset(ADULT)
 # An adult word ("wife", "they are adults") means adults only unless a child is also
 # named or writes: "the owner's wife locks the little girl in" is about the girl.
 _ADULT_OR_CHILD_SPEAKS = frozenset(("self_report", "minor"))
@@ -558,9 +560,9 @@ def decide_urgency(evidence: Evidence) -> Urgency:
     if not _is_a_report(e, child):
         return Urgency.LOW
     # Adults only (GUIDE): an adult age and no child's age, even when the adult
-    # writes about themself ("I'm 32"); an adult word without a self-report. Not
-    # when a child is named apart from the adults' ages ("a 40 year old man is
-    # taking a little girl"), unless the reporter says they are adults.
+    # writes about themself ("I'm 32"), unless a child is named apart from the
+    # adults' ages ("a 40 year old man is taking a little girl"); an adult word
+    # when no child is named or writes.
     if "minor_age" not in fired and (
         ("adult_age" in fired and not e.child_apart)
         or ("adult" in fired and fired.isdisjoint(_ADULT_OR_CHILD_SPEAKS))
