@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -53,8 +50,8 @@ def messages_per_second(work: Callable[[str], object], texts: Sequence[str], rou
     return rounds * len(texts) / best
 
 
-# Throughput of the same sources as plain Python: the package copied without its
-# compiled build (triage/_native), timed in a fresh interpreter.
+# Throughput of the same sources as plain Python, timed in a fresh interpreter
+# (see triage.native.run_plain).
 _PLAIN_PYTHON_RATE = """
 import json, sys
 import triage
@@ -69,21 +66,9 @@ print(messages_per_second(triage.assess, texts, int(sys.argv[1])))
 
 def plain_python_rate(texts: Sequence[str], rounds: int) -> float:
     """Messages per second of :func:`triage.assess` with no compiled module in use."""
-    with tempfile.TemporaryDirectory(prefix="sajag-bench-") as copy:
-        shutil.copytree(
-            REPO_ROOT / "triage", Path(copy) / "triage", ignore=shutil.ignore_patterns("_native")
-        )
-        shutil.copytree(REPO_ROOT / "bench", Path(copy) / "bench")
-        done = subprocess.run(
-            [sys.executable, "-c", _PLAIN_PYTHON_RATE, str(rounds)],
-            input=json.dumps(texts),
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=copy,
-            env={**os.environ, "PYTHONPATH": copy},
-        )
-    return float(done.stdout)
+    from triage.native import run_plain
+
+    return float(run_plain(_PLAIN_PYTHON_RATE, json.dumps(texts), [str(rounds)], [REPO_ROOT]))
 
 
 def first_sight_rate(

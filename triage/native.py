@@ -15,9 +15,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import MutableSequence
+from collections.abc import MutableSequence, Sequence
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -39,7 +40,7 @@ def source_digest(package: Path = PACKAGE) -> str:
 def is_fresh(folder: Path = FOLDER, package: Path = PACKAGE) -> bool:
     """Whether ``folder`` holds a build of exactly the package's current sources."""
     try:
-        manifest = json.loads((folder / "SOURCES.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST.name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("digest") == source_digest(package)
@@ -51,6 +52,26 @@ def prefer_compiled(package_path: MutableSequence[str], folder: Path = FOLDER) -
         return False
     package_path.insert(0, str(folder))
     return True
+
+
+def run_plain(code: str, stdin: str, args: Sequence[str] = (), also: Sequence[Path] = ()) -> str:
+    """Standard output of ``python -c code`` in a fresh interpreter that imports a copy
+    of this package's sources without the build (``also``: more import paths, after it).
+
+    For comparing plain Python with the build in use: benchmarks and tests.
+    """
+    with tempfile.TemporaryDirectory(prefix="sajag-plain-") as copy:
+        shutil.copytree(PACKAGE, Path(copy) / "triage", ignore=shutil.ignore_patterns(FOLDER.name))
+        done = subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-c", code, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=copy,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([copy, *map(str, also)])},
+        )
+    return done.stdout
 
 
 def build() -> None:

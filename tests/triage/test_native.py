@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -88,21 +85,10 @@ for text in json.loads(sys.stdin.read()):
 """
 
 
-def test_plain_python_gives_the_same_verdicts(tmp_path: Path) -> None:
+def test_plain_python_gives_the_same_verdicts() -> None:
     """Every dev and probe report, assessed here and by the sources without the build."""
     texts = [record["text"] for record in _records()]
-    shutil.copytree(
-        REPO_ROOT / "triage", tmp_path / "triage", ignore=shutil.ignore_patterns("_native")
-    )
-    plain = subprocess.run(
-        [sys.executable, "-c", _PLAIN_VERDICTS],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-    ).stdout.splitlines()
+    plain = native.run_plain(_PLAIN_VERDICTS, json.dumps(texts)).splitlines()
     here = [json.dumps(assess(t).to_dict(), ensure_ascii=False, sort_keys=True) for t in texts]
     assert len(plain) == len(texts) > 1000
     assert plain == here
