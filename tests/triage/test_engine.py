@@ -281,33 +281,35 @@ def test_an_age_that_describes_the_person_still_means_adults_only(report: str) -
     assert assess(report).urgency in {Urgency.MEDIUM, Urgency.LOW}
 
 
-@pytest.mark.parametrize(
-    "report",
-    [
-        "two men just pushed a boy of about 10 into a white van outside the temple",
+# Told as it happens, with no word for now, or with a word the rules once missed:
+# critical (GUIDE: moved, sold or hurt right now).
+HAPPENING_NOW = [
+    pytest.param(
+        "two men just pushed a boy of about 10 into a white van outside the temple", id="pushed"
+    ),
+    pytest.param(
         "pls help a small girl is screaming inside a car at the petrol pump, a man is hitting her",
-    ],
-)
-def test_harm_told_as_it_happens_is_critical(report: str) -> None:
-    assert assess(report).urgency is Urgency.CRITICAL
+        id="hitting",
+    ),
+    pytest.param("a man is taking a girl away, she is crying", id="taking-en"),
+    pytest.param("ek aadmi ladki ko le ja rha h, wo ro rahi hai", id="taking-hi-Latn"),
+    pytest.param("एक आदमी लड़की को ले जा रहा है, वो रो रही है", id="taking-hi"),
+    pytest.param("ایک آدمی لڑکی کو لے جا رہا ہے، وہ رو رہی ہے", id="taking-ur"),
+    pytest.param("একটা লোক মেয়েটাকে নিয়ে যাচ্ছে, মেয়েটা কাঁদছে", id="taking-bn"),
+    pytest.param("ekta lok meye take niye jacche, meye ta kadche", id="taking-bn-Latn"),
+    pytest.param("एक माणूस मुलीला घेऊन जातोय, ती रडतेय", id="taking-mr"),
+    pytest.param("एउटा मान्छेले केटीलाई लैजाँदैछ, केटी रोइरहेकी छ", id="taking-ne"),
+    pytest.param("euta manche keti lai lagdai cha, keti roi rahechi", id="taking-ne-Latn"),
+    pytest.param("kidnappers took my son from the park 20 minutes ago", id="minutes-ago"),
+    pytest.param(
+        "someone is trying to sell a newborn baby at the hospital gate for 50000",
+        id="trying-to-sell",
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    "report",
-    [
-        "a man is taking a girl away, she is crying",
-        "ek aadmi ladki ko le ja rha h, wo ro rahi hai",
-        "एक आदमी लड़की को ले जा रहा है, वो रो रही है",
-        "ایک آدمی لڑکی کو لے جا رہا ہے، وہ رو رہی ہے",
-        "একটা লোক মেয়েটাকে নিয়ে যাচ্ছে, মেয়েটা কাঁদছে",
-        "ekta lok meye take niye jacche, meye ta kadche",
-        "एक माणूस मुलीला घेऊन जातोय, ती रडतेय",
-        "एउटा मान्छेले केटीलाई लैजाँदैछ, केटी रोइरहेकी छ",
-        "euta manche keti lai lagdai cha, keti roi rahechi",
-    ],
-)
-def test_a_child_being_taken_away_as_it_is_told_is_critical(report: str) -> None:
-    """'Is taking her away' is happening now, with no word for now (GUIDE: moved right now)."""
+@pytest.mark.parametrize("report", HAPPENING_NOW)
+def test_a_child_harmed_taken_or_sold_as_it_is_told_is_critical(report: str) -> None:
     assert assess(report).urgency is Urgency.CRITICAL
 
 
@@ -360,17 +362,6 @@ def test_being_sold_in_a_question_is_not_now_unless_the_child_is_situated() -> N
     assert asked.urgency in {Urgency.MEDIUM, Urgency.LOW}
     seen = assess("a girl is being sold at the bus stand, what should i do?")
     assert seen.urgency is Urgency.CRITICAL
-
-
-@pytest.mark.parametrize(
-    "report",
-    [
-        "kidnappers took my son from the park 20 minutes ago",
-        "someone is trying to sell a newborn baby at the hospital gate for 50000",
-    ],
-)
-def test_minutes_ago_and_trying_to_sell_are_now(report: str) -> None:
-    assert assess(report).urgency is Urgency.CRITICAL
 
 
 def test_a_hypothetical_question_about_a_child_is_low() -> None:
